@@ -1,0 +1,84 @@
+"""Settings read once from environment variables.
+
+Precedence: an environment variable wins over the default in code. `.chalice/config.json` sets
+environment variables per stage, so a stage value reaches the code the same way as a shell export.
+A bad value raises `SettingsError` naming the variable when the settings are first read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value that cannot be used."""
+
+
+DEFAULT_FEED_SOURCES = ""
+"""No feed source by default: a machine without internet access has none to reach."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Service settings; see the README for what each variable does."""
+
+    host: str = "127.0.0.1"
+    port: int = 8228
+    data_dir: Path = Path(".data")
+    database_url: str = ""
+    """SQLAlchemy URL; empty means a SQLite file under `data_dir`."""
+    queue_url: str = ""
+    """SQS queue URL; empty means the in-process queue."""
+    aws_endpoint_url: str = ""
+    admin_password: str = "foobar"
+    feed_sources: str = DEFAULT_FEED_SOURCES
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'plimsoll.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default: `os.environ`), raising `SettingsError`."""
+        env = dict(os.environ if env is None else env)
+        port_text = env.get("PORT", "8228")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise SettingsError(f"PORT={port_text!r} is not an integer; set a TCP port") from None
+        if not 0 < port < 65536:
+            raise SettingsError(f"PORT={port} is out of range; set a port from 1 to 65535")
+        log_level = env.get("LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise SettingsError(
+                f"LOG_LEVEL={log_level!r} is not a level; use DEBUG, INFO, WARNING or ERROR"
+            )
+        database_url = env.get("DATABASE_URL", "")
+        if database_url and not database_url.startswith(("sqlite", "postgresql")):
+            raise SettingsError(
+                f"DATABASE_URL={database_url!r} is not supported; use sqlite:///PATH "
+                "or postgresql+pg8000://USER:PASSWORD@HOST:PORT/DB"
+            )
+        return cls(
+            host=env.get("HOST", "127.0.0.1"),
+            port=port,
+            data_dir=Path(env.get("DATA_DIR", ".data")),
+            database_url=database_url,
+            queue_url=env.get("QUEUE_URL", ""),
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
+            admin_password=env.get("ADMIN_PASSWORD", "foobar"),
+            feed_sources=env.get("FEED_SOURCES", DEFAULT_FEED_SOURCES),
+            log_level=log_level,
+        )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment on first use."""
+    return Settings.from_env()
