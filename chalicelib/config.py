@@ -17,8 +17,12 @@ class SettingsError(ValueError):
     """An environment variable has a value that cannot be used."""
 
 
-DEFAULT_FEED_SOURCES = ""
-"""No feed source by default: a machine without internet access has none to reach."""
+OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
+DEFAULT_FEED_SOURCES = ",".join(
+    f"osv={OSV_BUCKET}/{ecosystem}/all.zip" for ecosystem in ("PyPI", "npm", "Debian", "Alpine")
+)
+"""The public OSV exports of the ecosystems the matcher covers; a machine without internet
+access points `FEED_SOURCES` at a local copy instead."""
 
 
 @dataclasses.dataclass(frozen=True)

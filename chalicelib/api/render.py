@@ -1,0 +1,228 @@
+"""Anchore v1 JSON shapes of stored records and analysis results."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from chalicelib.analysis.interface import AnalysisReport, FileEntry, FileType, Package, PackageType
+from chalicelib.api.http import timestamp
+from chalicelib.store import EvaluationRecord, ImageRecord, PolicyRecord
+from chalicelib.vulns.interface import VulnMatch
+
+ACCOUNT = "admin"
+
+CONTENT_TYPES = ["os", "files", "npm", "gem", "python", "java", "binary", "go", "malware"]
+METADATA_TYPES = ["manifest", "docker_history", "dockerfile"]
+VULN_TYPES = ["os", "non-os", "all"]
+
+LANGUAGE_CONTENT_TYPES = {"python": PackageType.PYTHON, "npm": PackageType.NPM}
+"""Content types backed by a package type of the analysis; other language types are empty."""
+
+OS_TYPE_NAMES = {PackageType.DPKG: "dpkg", PackageType.APK: "APKG", PackageType.RPM: "rpm"}
+FILE_TYPE_NAMES = {
+    FileType.FILE: "file",
+    FileType.HARDLINK: "file",
+    FileType.DIR: "dir",
+    FileType.SYMLINK: "slink",
+    FileType.CHAR_DEVICE: "dev",
+    FileType.BLOCK_DEVICE: "dev",
+    FileType.FIFO: "UNKNOWN",
+}
+
+
+def image(record: ImageRecord) -> dict:
+    """Render an `AnchoreImage`."""
+    details = []
+    for tag in record.tags:
+        details.append(
+            {
+                "registry": tag.registry,
+                "repo": tag.repository,
+                "tag": tag.tag,
+                "fulltag": tag.fulltag,
+                "fulldigest": f"{tag.registry}/{tag.repository}@{record.digest}",
+                "digest": record.digest,
+                "imageDigest": record.digest,
+                "imageId": record.image_id,
+                "userId": ACCOUNT,
+                "dockerfile": _b64(record.dockerfile) if record.dockerfile else None,
+                "created_at": timestamp(tag.created_at),
+                "last_updated": timestamp(tag.last_updated),
+                "tag_detected_at": timestamp(tag.tag_detected_at),
+            }
+        )
+    metadata = None
+    if record.analysis_status == "analyzed":
+        metadata = {
+            "arch": record.arch,
+            "distro": record.distro,
+            "distro_version": record.distro_version,
+            "dockerfile_mode": record.dockerfile_mode,
+            "image_size": record.image_size,
+            "layer_count": record.layer_count,
+        }
+    return {
+        "imageDigest": record.digest,
+        "parentDigest": record.parent_digest,
+        "userId": ACCOUNT,
+        "image_type": "docker",
+        "analysis_status": record.analysis_status,
+        "analysis_error": record.failure_reason,
+        "image_status": record.image_status,
+        "annotations": record.annotations or {},
+        "created_at": timestamp(record.created_at),
+        "last_updated": timestamp(record.last_updated),
+        "analyzed_at": timestamp(record.analyzed_at),
+        "record_version": "v1",
+        "image_content": {"metadata": metadata},
+        "image_detail": details,
+    }
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _license_text(package: Package) -> str:
+    return " ".join(package.licenses) if package.licenses else "Unknown"
+
+
+def os_package(package: Package) -> dict:
+    """Render a row of `content/os`."""
+    version = package.version
+    return {
+        "package": package.name,
+        "version": version,
+        "type": OS_TYPE_NAMES.get(package.type, package.type.value),
+        "size": str(package.size) if package.size is not None else "N/A",
+        "origin": package.origin or "N/A",
+        "license": _license_text(package),
+        "licenses": package.licenses or ["Unknown"],
+        "sourcepkg": package.source_name or package.name,
+        "location": package.location,
+        "cpes": package.cpes,
+        "purl": package.purl,
+    }
+
+
+def language_package(package: Package) -> dict:
+    """Render a row of `content/python`, `content/npm` and the other language types."""
+    return {
+        "package": package.name,
+        "version": package.version,
+        "type": package.type.value.upper(),
+        "location": package.location,
+        "origin": package.origin or "Unknown",
+        "license": _license_text(package),
+        "licenses": package.licenses or ["Unknown"],
+        "cpes": package.cpes,
+        "purl": package.purl,
+    }
+
+
+def file_row(entry: FileEntry) -> dict:
+    """Render a row of `content/files`."""
+    return {
+        "filename": entry.path,
+        "type": FILE_TYPE_NAMES.get(entry.type, "UNKNOWN"),
+        "size": entry.size,
+        "mode": format(entry.mode & 0o7777, "05o"),
+        "uid": entry.uid,
+        "gid": entry.gid,
+        "linkdest": entry.link_target,
+        "sha256": entry.sha256,
+    }
+
+
+def content(report: AnalysisReport, content_type: str) -> list[dict]:
+    """Render the rows of one content type."""
+    if content_type == "os":
+        return [os_package(p) for p in report.packages if p.type.is_os]
+    if content_type == "files":
+        return [file_row(f) for f in report.files]
+    package_type = LANGUAGE_CONTENT_TYPES.get(content_type)
+    if package_type is None:
+        return []
+    return [language_package(p) for p in report.packages if p.type == package_type]
+
+
+def metadata(record: ImageRecord, report: AnalysisReport, metadata_type: str) -> str:
+    """Render one metadata type as base64 text, as Anchore's API does."""
+    if metadata_type == "manifest":
+        text = json.dumps(report.manifest or record.manifest)
+    elif metadata_type == "docker_history":
+        text = json.dumps(report.history)
+    else:
+        text = report.dockerfile or ""
+    return _b64(text)
+
+
+def vulnerability(match: VulnMatch) -> dict:
+    """Render a `Vulnerability` row."""
+    cve_ids = [a for a in [match.vuln_id, *match.aliases] if a.startswith("CVE-")]
+    v3 = next((c for c in match.cvss if c.version.startswith("3")), None)
+    cvss_v3 = {
+        "base_score": v3.base_score if v3 and v3.base_score is not None else -1.0,
+        "exploitability_score": (
+            v3.exploitability_score if v3 and v3.exploitability_score is not None else -1.0
+        ),
+        "impact_score": v3.impact_score if v3 and v3.impact_score is not None else -1.0,
+    }
+    no_v2 = {"base_score": -1.0, "exploitability_score": -1.0, "impact_score": -1.0}
+    try:
+        package_type = OS_TYPE_NAMES.get(PackageType(match.package_type), match.package_type)
+    except ValueError:
+        package_type = match.package_type
+    return {
+        "vuln": match.vuln_id,
+        "severity": match.severity.value,
+        "package": f"{match.package_name}-{match.package_version}",
+        "package_name": match.package_name,
+        "package_version": match.package_version,
+        "package_type": package_type,
+        "package_cpe": "None",
+        "package_cpe23": "None",
+        "package_path": match.package_path,
+        "fix": ",".join(match.fixed_in) if match.fixed_in else "None",
+        "url": match.url or "None",
+        "feed": "vulnerabilities",
+        "feed_group": match.namespace,
+        "will_not_fix": match.will_not_fix,
+        "nvd_data": [{"id": cve, "cvss_v2": no_v2, "cvss_v3": cvss_v3} for cve in cve_ids],
+        "vendor_data": [],
+    }
+
+
+def is_os_match(match: VulnMatch) -> bool:
+    return match.package_type in ("dpkg", "apk", "rpm")
+
+
+def policy(record: PolicyRecord, *, detail: bool) -> dict:
+    """Render a `PolicyBundleRecord`."""
+    body = {
+        "policyId": record.policy_id,
+        "active": record.active,
+        "userId": ACCOUNT,
+        "policy_source": "local",
+        "name": record.bundle.get("name"),
+        "created_at": timestamp(record.created_at),
+        "last_updated": timestamp(record.last_updated),
+    }
+    if detail:
+        body["policybundle"] = record.bundle
+    return body
+
+
+def evaluation(record: EvaluationRecord, bundle: dict, *, detail: bool) -> dict:
+    """Render one entry of a check response."""
+    body = {
+        "policyId": record.policy_id,
+        "status": record.status,
+        "last_evaluation": timestamp(record.created_at),
+        "evalId": record.eval_id,
+        "detail": {},
+    }
+    if detail:
+        body["detail"] = {"result": record.result, "policy": bundle}
+    return body
