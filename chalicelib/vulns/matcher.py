@@ -1,0 +1,228 @@
+"""Matching of installed packages against stored vulnerability records.
+
+Each package is looked up in the namespaces that apply to it (its image's distro release for
+OS packages, its language ecosystem otherwise), and a record matches when the installed version
+is in the record's version list or inside one of its ranges, evaluated with OSV's rules.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from chalicelib.analysis.interface import Distro, Package, PackageType
+from chalicelib.vulns.interface import (
+    AffectedRange,
+    InvalidVersionError,
+    RangeEvent,
+    VulnMatch,
+    VulnRecord,
+)
+from chalicelib.vulns.namespaces import normalize_package_name, version_scheme_name, vuln_namespace
+from chalicelib.vulns.versions import get_scheme
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["affected_fixes", "match_packages", "package_namespaces", "vuln_namespace"]
+
+RecordLookup = Callable[[str, list[str]], list[VulnRecord]]
+"""`lookup(namespace, names)` returns the stored records of `namespace` for those package names."""
+
+DISTRO_PACKAGE_TYPES = (PackageType.DPKG, PackageType.APK)
+"""OS package types matched against distro records. RPM has no version scheme here yet."""
+
+
+def package_namespaces(package: Package, distro_namespace: str | None) -> list[tuple[str, str]]:
+    """Return the (namespace, package name) pairs under which records for `package` are stored.
+
+    dpkg and apk packages use the distro namespace and their source package (dpkg `Source:`, apk
+    origin), or their own name when they have none. Python packages use `pypi` and the PEP 503
+    name, npm packages use `npm`. Other types, and OS packages of an image without a known
+    distro namespace, return an empty list.
+    """
+    if package.type in DISTRO_PACKAGE_TYPES:
+        if distro_namespace is None:
+            return []
+        return [(distro_namespace, package.source_name or package.name)]
+    if package.type is PackageType.PYTHON:
+        return [("pypi", normalize_package_name("pypi", package.name))]
+    if package.type is PackageType.NPM:
+        return [("npm", package.name)]
+    return []
+
+
+def match_packages(
+    packages: list[Package], distro: Distro | None, lookup: RecordLookup
+) -> list[VulnMatch]:
+    """Match `packages` of an image with `distro` against the records that `lookup` returns.
+
+    `lookup` is called once per namespace with every package name needed in it. A record whose
+    versions cannot be compared (an invalid installed or record version, or a namespace without a
+    version scheme) is logged and skipped. Records of one package that are aliases of each other
+    are reported once; see `_deduplicate`. Matches are sorted by severity, highest first, then by
+    vulnerability id, package name and location.
+    """
+    distro_namespace = vuln_namespace(distro)
+    targets = [(package, package_namespaces(package, distro_namespace)) for package in packages]
+
+    names_by_namespace: dict[str, set[str]] = defaultdict(set)
+    for _, pairs in targets:
+        for namespace, name in pairs:
+            names_by_namespace[namespace].add(name)
+    records_by_key: dict[tuple[str, str], list[VulnRecord]] = defaultdict(list)
+    for namespace, names in sorted(names_by_namespace.items()):
+        for record in lookup(namespace, sorted(names)):
+            records_by_key[(record.namespace, record.package)].append(record)
+
+    matches: list[VulnMatch] = []
+    for package, pairs in targets:
+        found: list[tuple[VulnRecord, list[str]]] = []
+        for key in pairs:
+            for record in records_by_key.get(key, []):
+                fixed_in = affected_fixes(record, _compared_version(package))
+                if fixed_in is not None:
+                    found.append((record, fixed_in))
+        matches.extend(_to_match(package, record, fixed) for record, fixed in _deduplicate(found))
+
+    matches.sort(
+        key=lambda m: (-m.severity.rank, m.vuln_id, m.package_name, m.package_path)
+    )
+    return matches
+
+
+def affected_fixes(record: VulnRecord, version: str) -> list[str] | None:
+    """Return the fixed versions of the ranges that contain `version`, or None if not affected.
+
+    An empty list means affected with no fix known. The version is affected when it is one of
+    the record's `versions` (compared as exact strings) or inside any range. A record that cannot
+    be evaluated because a version is invalid in its scheme is logged and returns None.
+    """
+    affected = version in record.versions
+    fixed_in: list[str] = []
+    for affected_range in record.ranges:
+        scheme_name = version_scheme_name(record.namespace, affected_range.type)
+        if scheme_name is None:
+            logger.warning(
+                "skipped record %s: namespace %s has no version scheme",
+                record.id,
+                record.namespace,
+            )
+            return None
+        try:
+            in_range, fixed = _evaluate_range(affected_range, version, scheme_name)
+        except InvalidVersionError as error:
+            logger.warning(
+                "skipped record %s for %s %s: %s", record.id, record.package, version, error
+            )
+            return None
+        if in_range:
+            affected = True
+            if fixed is not None and fixed not in fixed_in:
+                fixed_in.append(fixed)
+    return fixed_in if affected else None
+
+
+def _evaluate_range(
+    affected_range: AffectedRange, version: str, scheme_name: str
+) -> tuple[bool, str | None]:
+    """Evaluate one OSV range for `version`: whether it is inside, and the fix that closes it.
+
+    Events are sorted by version, `introduced: "0"` first. Walking them in order, `introduced`
+    opens an interval at or below the version, `fixed` and `limit` close it when the version is
+    at or above them, and `last_affected` closes it when the version is above it.
+    """
+    compare = get_scheme(scheme_name).compare
+
+    def event_version(event: RangeEvent) -> str:
+        return next(v for v in (event.introduced, event.fixed, event.last_affected, event.limit) if v)
+
+    def order(first: RangeEvent, second: RangeEvent) -> int:
+        if first.introduced == "0" or second.introduced == "0":
+            return (second.introduced == "0") - (first.introduced == "0")
+        return compare(event_version(first), event_version(second))
+
+    events = sorted(affected_range.events, key=functools.cmp_to_key(order))
+    inside = False
+    for event in events:
+        if event.introduced is not None:
+            if event.introduced == "0" or compare(version, event.introduced) >= 0:
+                inside = True
+        elif event.fixed is not None or event.limit is not None:
+            if compare(version, event_version(event)) >= 0:
+                inside = False
+        elif event.last_affected is not None:
+            if compare(version, event.last_affected) > 0:
+                inside = False
+    if not inside:
+        return False, None
+
+    # The fix of the interval that contains the version is the first `fixed` event above it.
+    for event in events:
+        if event.fixed is not None and compare(version, event.fixed) < 0:
+            return True, event.fixed
+    return True, None
+
+
+def _compared_version(package: Package) -> str:
+    """Return the version compared with records: the source version of OS packages, if set."""
+    if package.type in DISTRO_PACKAGE_TYPES and package.source_version:
+        return package.source_version
+    return package.version
+
+
+def _deduplicate(
+    found: Sequence[tuple[VulnRecord, list[str]]],
+) -> list[tuple[VulnRecord, list[str]]]:
+    """Keep one of each group of records that name the same issue for one package.
+
+    Records with the same id are merged, their fixed versions combined. Records whose ids and
+    aliases overlap (a PYSEC and a GHSA record of one issue) are reported once. Preferred is the
+    record with a known severity, then one whose id is a CVE id, then the first found.
+    """
+    merged: dict[str, tuple[VulnRecord, list[str]]] = {}
+    for record, fixed_in in found:
+        if record.id in merged:
+            kept_fixes = merged[record.id][1]
+            kept_fixes.extend(v for v in fixed_in if v not in kept_fixes)
+        else:
+            merged[record.id] = (record, list(fixed_in))
+
+    candidates = list(merged.values())
+    ranked = sorted(
+        range(len(candidates)),
+        key=lambda i: (
+            candidates[i][0].severity.rank == 0,
+            not candidates[i][0].id.startswith("CVE-"),
+            i,
+        ),
+    )
+    kept: list[tuple[VulnRecord, list[str]]] = []
+    claimed: set[str] = set()
+    for index in ranked:
+        record, fixed_in = candidates[index]
+        identifiers = {record.id, *record.aliases}
+        if identifiers & claimed:
+            logger.debug("reported %s once under an alias for %s", record.id, record.package)
+            continue
+        claimed |= identifiers
+        kept.append((record, fixed_in))
+    return kept
+
+
+def _to_match(package: Package, record: VulnRecord, fixed_in: list[str]) -> VulnMatch:
+    return VulnMatch(
+        vuln_id=record.id,
+        severity=record.severity,
+        package_name=package.name,
+        package_version=package.version,
+        package_type=package.type.value,
+        package_path=package.location,
+        fixed_in=fixed_in,
+        url=record.link,
+        namespace=record.namespace,
+        will_not_fix=record.will_not_fix,
+        aliases=record.aliases,
+        cvss=record.cvss,
+    )

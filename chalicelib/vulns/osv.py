@@ -1,0 +1,182 @@
+"""Import of OSV records (https://ossf.github.io/osv-schema/), read from JSON or YAML.
+
+One OSV record lists every affected package; the import turns it into one `VulnRecord` per
+namespace and package, keeping the `ECOSYSTEM` and `SEMVER` ranges and the explicit version list.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib.vulns.cvss import OSV_CVSS_TYPES, parse_cvss_vector, severity_from_cvss
+from chalicelib.vulns.interface import (
+    AffectedRange,
+    CvssScore,
+    FeedError,
+    RangeEvent,
+    Severity,
+    VulnRecord,
+)
+from chalicelib.vulns.namespaces import normalize_package_name, osv_namespace
+
+logger = logging.getLogger(__name__)
+
+KEPT_RANGE_TYPES = ("ECOSYSTEM", "SEMVER")
+"""Range types the matcher can evaluate; `GIT` ranges name commits, not installed versions."""
+
+VENDOR_SEVERITIES: dict[str, Severity] = {
+    "negligible": Severity.NEGLIGIBLE,
+    "low": Severity.LOW,
+    "moderate": Severity.MEDIUM,
+    "medium": Severity.MEDIUM,
+    "high": Severity.HIGH,
+    "critical": Severity.CRITICAL,
+}
+"""Severity labels of GitHub (`database_specific.severity`) and Ubuntu (`severity[].type`
+`Ubuntu`), in lower case."""
+
+_EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
+
+
+def parse_osv(data: dict[str, Any]) -> list[VulnRecord]:
+    """Convert one OSV record into one `VulnRecord` per affected namespace and package.
+
+    A withdrawn record returns no records, and so does one whose packages are all in unsupported
+    ecosystems or have neither a usable range nor a version list. Affected entries that name the
+    same package twice (GitHub does this for separate version lines) are merged into one record.
+    Raises `FeedError` naming the record when its structure is invalid.
+    """
+    if not isinstance(data, dict):
+        raise FeedError(f"OSV record is a {type(data).__name__}, not a JSON object")
+    vuln_id = data.get("id")
+    if not isinstance(vuln_id, str) or not vuln_id:
+        raise FeedError("OSV record has no `id`; expected an OSV schema document")
+    if data.get("withdrawn"):
+        logger.debug("dropped withdrawn OSV record %s", vuln_id)
+        return []
+
+    try:
+        return _convert_record(vuln_id, data)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise FeedError(f"OSV record {vuln_id} is invalid: {error!r}") from error
+
+
+def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
+    aliases = _unique(str(alias) for alias in data.get("aliases") or [] if alias != vuln_id)
+    record_cvss = _cvss_scores(data.get("severity") or [])
+    record_vendor_severity = _vendor_severity(data)
+    summary = _text(data.get("summary")) or _text(data.get("details"))
+    link = _advisory_link(data.get("references") or [])
+    modified = _text(data.get("modified"))
+
+    records: dict[tuple[str, str], VulnRecord] = {}
+    for affected in data.get("affected") or []:
+        package = affected.get("package")
+        if not package or not package.get("name") or not package.get("ecosystem"):
+            continue
+        namespace = osv_namespace(str(package["ecosystem"]))
+        if namespace is None:
+            logger.debug("skipped %s: unsupported ecosystem %r", vuln_id, package["ecosystem"])
+            continue
+        name = normalize_package_name(namespace, str(package["name"]))
+        ranges = _ranges(affected.get("ranges") or [])
+        versions = [str(version) for version in affected.get("versions") or []]
+        if not ranges and not versions:
+            logger.debug("skipped %s for %s: no ecosystem range or version list", vuln_id, name)
+            continue
+
+        existing = records.get((namespace, name))
+        if existing is not None:
+            existing.ranges.extend(ranges)
+            existing.versions.extend(v for v in versions if v not in existing.versions)
+            continue
+
+        scores = _cvss_scores(affected.get("severity") or []) + record_cvss
+        severity = record_vendor_severity
+        if severity is Severity.UNKNOWN:
+            severity = severity_from_cvss(scores)
+        records[(namespace, name)] = VulnRecord(
+            id=vuln_id,
+            namespace=namespace,
+            package=name,
+            aliases=aliases,
+            summary=summary,
+            severity=severity,
+            cvss=_unique_scores(scores),
+            link=link,
+            ranges=ranges,
+            versions=_unique(versions),
+            source="osv",
+            modified=modified,
+        )
+    return list(records.values())
+
+
+def _ranges(raw_ranges: list[dict[str, Any]]) -> list[AffectedRange]:
+    ranges = []
+    for raw in raw_ranges:
+        range_type = str(raw.get("type", "")).upper()
+        if range_type not in KEPT_RANGE_TYPES:
+            continue
+        events = []
+        for raw_event in raw.get("events") or []:
+            kind = next((k for k in _EVENT_KINDS if raw_event.get(k) not in (None, "")), None)
+            if kind is None:
+                raise ValueError(f"range event {raw_event!r} has none of {', '.join(_EVENT_KINDS)}")
+            events.append(RangeEvent(**{kind: str(raw_event[kind])}))
+        if events:
+            ranges.append(AffectedRange(type=range_type, events=events))
+    return ranges
+
+
+def _cvss_scores(raw_severities: list[dict[str, Any]]) -> list[CvssScore]:
+    scores = []
+    for raw in raw_severities:
+        if raw.get("type") in OSV_CVSS_TYPES and raw.get("score"):
+            score = parse_cvss_vector(str(raw["score"]))
+            if score is not None:
+                scores.append(score)
+    return scores
+
+
+def _vendor_severity(data: dict[str, Any]) -> Severity:
+    """Return the severity label the publisher assigned, or Unknown when there is none."""
+    database_specific = data.get("database_specific") or {}
+    label = database_specific.get("severity") if isinstance(database_specific, dict) else None
+    if isinstance(label, str) and label.lower() in VENDOR_SEVERITIES:
+        return VENDOR_SEVERITIES[label.lower()]
+
+    # Ubuntu puts its priority next to the CVSS vectors, as a severity of type "Ubuntu".
+    for raw in data.get("severity") or []:
+        if raw.get("type") == "Ubuntu" and str(raw.get("score", "")).lower() in VENDOR_SEVERITIES:
+            return VENDOR_SEVERITIES[str(raw["score"]).lower()]
+    return Severity.UNKNOWN
+
+
+def _advisory_link(references: list[dict[str, Any]]) -> str | None:
+    """Return the first `ADVISORY` reference URL, else the first `WEB` one, else None."""
+    for wanted in ("ADVISORY", "WEB"):
+        for reference in references:
+            if reference.get("type") == wanted and reference.get("url"):
+                return str(reference["url"])
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _unique_scores(scores: list[CvssScore]) -> list[CvssScore]:
+    unique: dict[tuple[str, str | None], CvssScore] = {}
+    for score in scores:
+        unique.setdefault((score.version, score.vector), score)
+    return list(unique.values())

@@ -1,0 +1,276 @@
+"""Feed sources: the `FEED_SOURCES` setting, and reading records from each source's location.
+
+A source is a format (`osv` or `alpine-secdb`) and a location: a file, a directory searched
+recursively, a `.zip` archive, or an http(s) URL to a file or archive. Records are yielded one
+file at a time, so memory stays bounded by the largest file, not by the feed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import yaml
+
+from chalicelib.vulns.alpine_secdb import parse_alpine_secdb
+from chalicelib.vulns.interface import FeedError, VulnRecord
+from chalicelib.vulns.osv import parse_osv
+
+logger = logging.getLogger(__name__)
+
+FEED_FORMATS = ("osv", "alpine-secdb")
+"""Formats accepted in `FEED_SOURCES`."""
+
+DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
+"""File name suffixes read when a directory or archive is searched."""
+
+ALPINE_SECDB_REPOSITORIES = ("main", "community")
+"""Secdb file stems read when a directory or archive is searched for `alpine-secdb`."""
+
+DOWNLOAD_TIMEOUT = (30.0, 300.0)
+"""Connect and read timeouts in seconds for downloading a feed over http(s)."""
+
+DOWNLOAD_CHUNK_SIZE = 1 << 20
+
+MAX_RECORDED_FAILURES = 100
+"""Number of failed files whose reasons `FeedReadStats.failures` keeps; the rest are counted."""
+
+_ACCEPTED_FORMS = (
+    "expected comma-separated FORMAT=LOCATION entries, where FORMAT is osv or alpine-secdb "
+    "and LOCATION is a file, a directory, a .zip archive or an http(s) URL"
+)
+
+# NOTE: YAML documents are loaded with the base loader, which keeps every scalar a string.
+# The safe loader would turn an unquoted version such as `1.10` into the float 1.1.
+_YamlLoader: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
+_Document = tuple[str, str, Callable[[], bytes]]
+"""A document to parse: the location shown in messages, the name whose suffix and folders tell
+its type and release, and a function that reads its bytes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedSource:
+    """One entry of `FEED_SOURCES`."""
+
+    format: str
+    """`osv` or `alpine-secdb`."""
+    location: str
+    """A local path (file, directory or `.zip`) or an http(s) URL."""
+
+    @property
+    def is_url(self) -> bool:
+        """Whether the location is an http(s) URL."""
+        return urlsplit(self.location).scheme.lower() in ("http", "https")
+
+    def __str__(self) -> str:
+        return f"{self.format}={self.location}"
+
+
+@dataclasses.dataclass
+class FeedReadStats:
+    """Counts of one read of a feed source, filled in while `iter_records` runs."""
+
+    files_read: int = 0
+    """Files parsed, including those that gave no records."""
+    files_failed: int = 0
+    """Files that failed to parse and were skipped."""
+    records: int = 0
+    failures: list[str] = dataclasses.field(default_factory=list)
+    """`location: reason` of the first `MAX_RECORDED_FAILURES` failed files."""
+
+
+def parse_feed_sources(text: str) -> list[FeedSource]:
+    """Parse the `FEED_SOURCES` setting into sources, in the order written.
+
+    Entries are `FORMAT=LOCATION`, separated by commas; each format may appear more than once,
+    and empty entries (a trailing comma) are ignored. Raises `FeedError` naming the first invalid
+    entry and the accepted forms.
+    """
+    sources = []
+    for raw_entry in text.split(","):
+        entry = raw_entry.strip()
+        if not entry:
+            continue
+        feed_format, separator, location = entry.partition("=")
+        feed_format = feed_format.strip().lower()
+        location = location.strip()
+        if not separator or not location:
+            raise FeedError(f"FEED_SOURCES entry {entry!r} is invalid: {_ACCEPTED_FORMS}")
+        if feed_format not in FEED_FORMATS:
+            raise FeedError(
+                f"FEED_SOURCES entry {entry!r} has unknown format {feed_format!r}: {_ACCEPTED_FORMS}"
+            )
+        scheme = urlsplit(location).scheme.lower()
+        if "://" in location and scheme not in ("http", "https"):
+            raise FeedError(
+                f"FEED_SOURCES entry {entry!r} has unsupported URL scheme {scheme!r}: "
+                f"{_ACCEPTED_FORMS}"
+            )
+        sources.append(FeedSource(format=feed_format, location=location))
+    return sources
+
+
+def iter_records(source: FeedSource, stats: FeedReadStats | None = None) -> Iterator[VulnRecord]:
+    """Yield the records of every document at the source's location, one file at a time.
+
+    A file that fails to parse is logged, counted in `stats` and skipped. Raises `FeedError`
+    naming the location when it is missing, unreachable or an invalid archive. Because this is a
+    generator, the error comes from the first `next()`, not from the call.
+    """
+    stats = stats if stats is not None else FeedReadStats()
+    logger.info("reading feed source %s", source)
+    if source.is_url:
+        with _downloaded(source.location) as path:
+            name = urlsplit(source.location).path or source.location
+            yield from _iter_location(source, path, name, stats)
+    else:
+        path = Path(source.location).expanduser()
+        if not path.exists():
+            raise FeedError(
+                f"feed location {source.location} does not exist; fix the path in FEED_SOURCES "
+                "or create it"
+            )
+        yield from _iter_location(source, path, path.as_posix(), stats)
+
+    logger.info(
+        "read feed source %s: %d files, %d records, %d files skipped",
+        source,
+        stats.files_read,
+        stats.records,
+        stats.files_failed,
+    )
+
+
+def _iter_location(
+    source: FeedSource, path: Path, name: str, stats: FeedReadStats
+) -> Iterator[VulnRecord]:
+    if path.is_dir():
+        documents = _directory_documents(source.format, path)
+    elif name.lower().endswith(".zip") or zipfile.is_zipfile(path):
+        documents = _archive_documents(source, path)
+    else:
+        location = source.location if source.is_url else str(path)
+        documents = iter([(location, name, path.read_bytes)])
+
+    for location, document_name, read in documents:
+        yield from _parse_document(source.format, location, document_name, read, stats)
+
+
+def _directory_documents(feed_format: str, root: Path) -> Iterator[_Document]:
+    found = 0
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = sorted(d for d in subdirectories if not _is_hidden(d))
+        for file_name in sorted(files):
+            relative = PurePosixPath(Path(directory, file_name).relative_to(root).as_posix())
+            if _is_document(feed_format, relative):
+                found += 1
+                file_path = Path(directory, file_name)
+                yield str(file_path), file_path.as_posix(), file_path.read_bytes
+    if not found:
+        logger.warning("feed directory %s contains no %s documents", root, feed_format)
+
+
+def _archive_documents(source: FeedSource, path: Path) -> Iterator[_Document]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise FeedError(
+            f"feed location {source.location} is not a readable zip archive ({error}); "
+            "point FEED_SOURCES at a valid .zip, a directory or a single file"
+        ) from error
+    with archive:
+        for member in sorted(archive.infolist(), key=lambda info: info.filename):
+            member_path = PurePosixPath(member.filename)
+            if member.is_dir() or not _is_document(source.format, member_path):
+                continue
+            location = f"{source.location}!{member.filename}"
+            yield location, member.filename, _member_reader(archive, member)
+
+
+def _member_reader(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Callable[[], bytes]:
+    return lambda: archive.read(member)
+
+
+def _is_hidden(part: str) -> bool:
+    return part.startswith(".") or part == "__MACOSX"
+
+
+def _is_document(feed_format: str, path: PurePosixPath) -> bool:
+    if any(_is_hidden(part) for part in path.parts):
+        return False
+    if path.suffix.lower() not in DOCUMENT_SUFFIXES:
+        return False
+    if feed_format == "alpine-secdb":
+        return path.stem in ALPINE_SECDB_REPOSITORIES
+    return True
+
+
+def _parse_document(
+    feed_format: str, location: str, name: str, read: Callable[[], bytes], stats: FeedReadStats
+) -> Iterator[VulnRecord]:
+    try:
+        records = _records_of(feed_format, name, _decode(name, read()))
+    except (FeedError, OSError, ValueError, yaml.YAMLError, zipfile.BadZipFile) as error:
+        stats.files_failed += 1
+        if len(stats.failures) < MAX_RECORDED_FAILURES:
+            stats.failures.append(f"{location}: {error}")
+        logger.warning("skipped feed file %s that failed to parse: %s", location, error)
+        return
+    stats.files_read += 1
+    stats.records += len(records)
+    logger.debug("parsed feed file %s: %d records", location, len(records))
+    yield from records
+
+
+def _decode(name: str, data: bytes) -> Any:
+    """Decode a JSON or YAML document; a name without a known suffix is tried as JSON first."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".json":
+        return json.loads(data)
+    if suffix in (".yaml", ".yml"):
+        return yaml.load(data, Loader=_YamlLoader)
+    try:
+        return json.loads(data)
+    except ValueError:
+        return yaml.load(data, Loader=_YamlLoader)
+
+
+def _records_of(feed_format: str, name: str, document: Any) -> list[VulnRecord]:
+    if feed_format == "alpine-secdb":
+        return parse_alpine_secdb(document, name)
+    # An OSV file holds one record; a list of records (as some exports write) is accepted too.
+    if isinstance(document, list):
+        return [record for item in document for record in parse_osv(item)]
+    return parse_osv(document)
+
+
+@contextlib.contextmanager
+def _downloaded(url: str) -> Iterator[Path]:
+    """Download `url` into a temporary file, removed on exit, and yield its path."""
+    with tempfile.TemporaryDirectory(prefix="plimsoll-feed-") as directory:
+        target = Path(directory) / "download"
+        try:
+            with requests.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response:
+                response.raise_for_status()
+                with target.open("wb") as output:
+                    for chunk in response.iter_content(chunk_size=DOWNLOAD_CHUNK_SIZE):
+                        output.write(chunk)
+        except requests.RequestException as error:
+            raise FeedError(
+                f"feed location {url} could not be downloaded ({error}); check the URL in "
+                "FEED_SOURCES and that this host can reach it"
+            ) from error
+        logger.info("downloaded feed %s: %d bytes", url, target.stat().st_size)
+        yield target
