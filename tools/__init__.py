@@ -1,0 +1,1 @@
+"""Developer tools: building real container images for tests and the demo."""
