@@ -1,0 +1,273 @@
+"""SQLAlchemy table models of the store.
+
+The schema itself is created by the Alembic migrations in `migrations/versions`; these models
+must describe the same tables, which `tests/store/test_migrations.py` checks on both backends.
+Every table carries an `account` column (always `admin` for now) so accounts can be added later
+without moving rows.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names that are the same on SQLite and PostgreSQL, so later migrations (SQLite
+batch mode included) can name the constraint they alter."""
+
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+"""Surrogate key type; SQLite autoincrements only a column declared `INTEGER PRIMARY KEY`."""
+
+
+class UtcDateTime(TypeDecorator[datetime.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    PostgreSQL stores `timestamp with time zone`; SQLite has no time zone type, so the value is
+    stored as naive UTC text and given back its UTC zone on load. Naive datetimes are rejected
+    because their zone is unknown.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime.datetime | None, dialect: Dialect
+    ) -> datetime.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} has no time zone; pass an aware UTC datetime"
+            )
+        value = value.astimezone(datetime.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(
+        self, value: datetime.datetime | None, dialect: Dialect
+    ) -> datetime.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=datetime.UTC)
+        return value.astimezone(datetime.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the store's metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Image(Base):
+    """One image (platform manifest digest) of an account."""
+
+    __tablename__ = "images"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(255), primary_key=True)
+    parent_digest: Mapped[str | None] = mapped_column(String(255))
+    image_id: Mapped[str | None] = mapped_column(String(255))
+    analysis_status: Mapped[str] = mapped_column(String(32))
+    image_status: Mapped[str] = mapped_column(String(32))
+    annotations: Mapped[dict[str, Any]] = mapped_column(JSON)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dockerfile: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    last_updated: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    analyzed_at: Mapped[datetime.datetime | None] = mapped_column(UtcDateTime)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    arch: Mapped[str | None] = mapped_column(String(64))
+    distro: Mapped[str | None] = mapped_column(String(64))
+    distro_version: Mapped[str | None] = mapped_column(String(64))
+    image_size: Mapped[int | None] = mapped_column(BigInteger)
+    layer_count: Mapped[int | None] = mapped_column(Integer)
+    dockerfile_mode: Mapped[str | None] = mapped_column(String(32))
+
+    tags: Mapped[list[ImageTag]] = relationship(
+        back_populates="image",
+        order_by="[ImageTag.created_at, ImageTag.fulltag]",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    __table_args__ = (
+        Index(None, "account", "image_id"),
+        Index(None, "account", "analysis_status"),
+    )
+
+
+class ImageTag(Base):
+    """One tag seen pointing at an image; a tag can point at many digests over time."""
+
+    __tablename__ = "image_tags"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # The attribute cannot be named `registry`: declarative classes reserve that name.
+    registry_name: Mapped[str] = mapped_column("registry", String(255), primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(128), primary_key=True)
+    fulltag: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    tag_detected_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    last_updated: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+    image: Mapped[Image] = relationship(back_populates="tags")
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account", "digest"], ["images.account", "images.digest"], ondelete="CASCADE"
+        ),
+        Index(None, "account", "fulltag"),
+    )
+
+
+class ImageAnalysis(Base):
+    """The analysis document of an image, gzip-compressed JSON."""
+
+    __tablename__ = "image_analyses"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(255), primary_key=True)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    document_size: Mapped[int] = mapped_column(BigInteger)
+    """Size of the uncompressed JSON, in bytes."""
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account", "digest"], ["images.account", "images.digest"], ondelete="CASCADE"
+        ),
+    )
+
+
+class VulnMatchRow(Base):
+    """One vulnerability match of an image, keyed by vulnerability, package and path."""
+
+    __tablename__ = "vuln_matches"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(255), primary_key=True)
+    match_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    """`<vuln_id>+<package_name>+<package_path>`."""
+    vuln_match: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The `VulnMatch` as JSON."""
+    first_seen: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account", "digest"], ["images.account", "images.digest"], ondelete="CASCADE"
+        ),
+    )
+
+
+class FeedGroup(Base):
+    """Sync state of one group (namespace) of one feed."""
+
+    __tablename__ = "feed_groups"
+
+    feed: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    record_count: Mapped[int] = mapped_column(Integer)
+    last_sync: Mapped[datetime.datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+
+class VulnRecordRow(Base):
+    """One `VulnRecord` of a feed group, with the columns the matcher looks it up by."""
+
+    __tablename__ = "vuln_records"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    feed: Mapped[str] = mapped_column(String(128))
+    group_name: Mapped[str] = mapped_column(String(128))
+    vuln_id: Mapped[str] = mapped_column(String(255))
+    namespace: Mapped[str] = mapped_column(String(128))
+    package: Mapped[str] = mapped_column(Text)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The `VulnRecord` as JSON."""
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["feed", "group_name"],
+            ["feed_groups.feed", "feed_groups.group_name"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "namespace", "package"),
+        Index(None, "feed", "group_name"),
+    )
+
+
+class Policy(Base):
+    """One policy bundle of an account; at most one per account is active."""
+
+    __tablename__ = "policies"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    bundle: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    last_updated: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # A partial unique index makes a second active bundle a constraint violation, whatever
+        # the code that writes it.
+        Index(
+            "uq_policies_one_active",
+            "account",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+
+class Evaluation(Base):
+    """One stored policy evaluation; evaluations outlive the image they describe."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64))
+    eval_id: Mapped[str] = mapped_column(String(255))
+    policy_id: Mapped[str] = mapped_column(String(255))
+    image_digest: Mapped[str] = mapped_column(String(255))
+    tag: Mapped[str] = mapped_column(Text)
+    final_action: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(None, "account", "image_digest", "created_at"),
+        Index(None, "eval_id"),
+    )
