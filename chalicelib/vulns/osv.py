@@ -1,4 +1,4 @@
-"""Import of OSV records (https://ossf.github.io/osv-schema/), read from JSON or YAML.
+"""Import of records in the OSV schema, as decoded from their JSON or YAML files.
 
 One OSV record lists every affected package; the import turns it into one `VulnRecord` per
 namespace and package, keeping the `ECOSYSTEM` and `SEMVER` ranges and the explicit version list.
@@ -157,9 +157,9 @@ def _vendor_severity(data: dict[str, Any]) -> Severity:
 
 def _advisory_link(references: list[dict[str, Any]]) -> str | None:
     """Return the first `ADVISORY` reference URL, else the first `WEB` one, else None."""
-    for wanted in ("ADVISORY", "WEB"):
+    for reference_type in ("ADVISORY", "WEB"):
         for reference in references:
-            if reference.get("type") == wanted and reference.get("url"):
+            if reference.get("type") == reference_type and reference.get("url"):
                 return str(reference["url"])
     return None
 

@@ -1,0 +1,104 @@
+"""Tests of namespace mapping, package name normalization and version scheme choice."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.analysis.interface import Distro
+from chalicelib.vulns.namespaces import (
+    normalize_package_name,
+    osv_namespace,
+    version_scheme_name,
+    vuln_namespace,
+)
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "namespace"),
+    [
+        ("PyPI", "pypi"),
+        ("npm", "npm"),
+        ("Go", "go"),
+        ("crates.io", "crates.io"),
+        ("Maven", "maven"),
+        ("RubyGems", "rubygems"),
+        ("NuGet", "nuget"),
+        ("Packagist", "packagist"),
+        ("Debian:11", "debian:11"),
+        ("Debian:7", "debian:7"),
+        ("Alpine:v3.18", "alpine:3.18"),
+        ("Ubuntu:22.04", "ubuntu:22.04"),
+        ("Ubuntu:22.04:LTS", "ubuntu:22.04"),
+        ("Ubuntu:Pro:14.04:LTS", "ubuntu:14.04"),
+        ("Debian", None),
+        ("Alpine:edge", None),
+        ("Wolfi", None),
+        ("Rocky Linux:8", None),
+    ],
+)
+def test_osv_namespace_maps_ecosystem(ecosystem: str, namespace: str | None) -> None:
+    assert osv_namespace(ecosystem) == namespace
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name", "normalized"),
+    [
+        ("pypi", "Jinja2", "jinja2"),
+        ("pypi", "jw.util", "jw-util"),
+        ("pypi", "zope__interface", "zope-interface"),
+        ("pypi", "A-_.b", "a-b"),
+        ("npm", "@types/Node", "@types/Node"),
+        ("nuget", "Newtonsoft.Json", "newtonsoft.json"),
+        ("debian:12", "libssl3", "libssl3"),
+    ],
+)
+def test_normalize_package_name_per_namespace(namespace: str, name: str, normalized: str) -> None:
+    assert normalize_package_name(namespace, name) == normalized
+
+
+@pytest.mark.parametrize(
+    ("distro_id", "version_id", "namespace"),
+    [
+        ("debian", "12", "debian:12"),
+        ("debian", "11.7", "debian:11"),
+        ("alpine", "3.18.4", "alpine:3.18"),
+        ("alpine", "3.10", "alpine:3.10"),
+        ("alpine", "3.22.0_alpha20250108", "alpine:edge"),
+        ("ubuntu", "22.04", "ubuntu:22.04"),
+        ("rhel", "9.2", "rhel:9"),
+        ("centos", "7", "rhel:7"),
+        ("rocky", "8.9", "rhel:8"),
+        ("almalinux", "9.3", "rhel:9"),
+        ("fedora", "39", "rhel:39"),
+        ("arch", "20240101", None),
+        ("debian", None, None),
+        ("alpine", "3", None),
+    ],
+)
+def test_vuln_namespace_of_distro(
+    distro_id: str, version_id: str | None, namespace: str | None
+) -> None:
+    assert vuln_namespace(Distro(id=distro_id, version_id=version_id)) == namespace
+
+
+def test_vuln_namespace_without_distro() -> None:
+    assert vuln_namespace(None) is None
+
+
+@pytest.mark.parametrize(
+    ("namespace", "range_type", "scheme"),
+    [
+        ("debian:12", "ECOSYSTEM", "deb"),
+        ("ubuntu:22.04", "ECOSYSTEM", "deb"),
+        ("alpine:3.18", "ECOSYSTEM", "apk"),
+        ("pypi", "ECOSYSTEM", "pep440"),
+        ("npm", "ECOSYSTEM", "npm"),
+        ("go", "SEMVER", "semver"),
+        ("npm", "SEMVER", "semver"),
+        ("maven", "ECOSYSTEM", None),
+    ],
+)
+def test_version_scheme_name_per_namespace(
+    namespace: str, range_type: str, scheme: str | None
+) -> None:
+    assert version_scheme_name(namespace, range_type) == scheme
