@@ -424,12 +424,12 @@ def _tag_in_index(index_path: Path, tag: str, digest: str, size: int) -> None:
             raise ImageBuildError(
                 f"{index_path} is not valid JSON; delete the layout directory and write it again"
             ) from error
-    other_tags = [
+    manifests = [
         descriptor
         for descriptor in index.get("manifests", [])
         if descriptor.get("annotations", {}).get(REF_NAME_ANNOTATION) != tag
     ]
-    other_tags.append(
+    manifests.append(
         {
             "mediaType": OCI_MANIFEST,
             "digest": digest,
@@ -437,7 +437,7 @@ def _tag_in_index(index_path: Path, tag: str, digest: str, size: int) -> None:
             "annotations": {REF_NAME_ANNOTATION: tag},
         }
     )
-    index["manifests"] = other_tags
+    index["manifests"] = manifests
     index_path.write_bytes(_canonical_json(index))
 
 

@@ -29,14 +29,14 @@ logger = logging.getLogger(__name__)
 INSTALLER_NAME = b"pip\n"
 
 _SCRIPT_TEMPLATE = """#!{interpreter}
-# -*- coding: utf-8 -*-
-import re
 import sys
+
 from {module} import {import_name}
+
 if __name__ == "__main__":
-    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
     sys.exit({call})
 """
+"""Launcher of a `console_scripts` entry point, like the one pip writes."""
 
 
 @dataclasses.dataclass(frozen=True)
