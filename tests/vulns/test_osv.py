@@ -17,7 +17,7 @@ PYPA_WITHDRAWN = 10
 
 
 def load_yaml(path: Path) -> dict:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CBaseLoader)
 
 
 def load_json(path: Path) -> dict:
