@@ -1,0 +1,177 @@
+"""Read-only access to the files of an image layout: in a directory, or in a tar archive.
+
+A tar archive (plain, gzip, bzip2 or xz) is read in place: members are streamed from the archive
+and nothing is extracted to disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import tarfile
+from pathlib import Path
+from typing import IO, Protocol
+
+from chalicelib.registry.errors import BlobNotFoundError, InvalidImageLayoutError
+
+logger = logging.getLogger(__name__)
+
+_MAX_LINK_HOPS = 16
+
+
+class BlobStore(Protocol):
+    """Files of an image layout, named by their `/`-separated path inside it."""
+
+    description: str
+    """What the store is, for error messages: `OCI layout /path` or `docker archive /path`."""
+
+    def exists(self, name: str) -> bool:
+        """Whether `name` is a regular file (or a link to one)."""
+        ...
+
+    def size(self, name: str) -> int:
+        """Return the size of `name` in bytes, raising `BlobNotFoundError` when it is missing."""
+        ...
+
+    def open(self, name: str) -> IO[bytes]:
+        """Open `name` for reading, raising `BlobNotFoundError` when it is missing."""
+        ...
+
+    def close(self) -> None:
+        """Release the open archive, if any; streams opened before then stop working."""
+        ...
+
+
+def read_limited(store: BlobStore, name: str, limit: int) -> bytes:
+    """Read a whole file of at most `limit` bytes, raising `InvalidImageLayoutError` if larger."""
+    size = store.size(name)
+    if size > limit:
+        raise InvalidImageLayoutError(
+            f"{name} in {store.description} is {size} bytes, more than the {limit} bytes "
+            "accepted for a JSON document"
+        )
+    with store.open(name) as stream:
+        return stream.read()
+
+
+def open_store(path: Path, kind: str) -> BlobStore:
+    """Open a directory or a tar archive as a `BlobStore`; `kind` names it in messages."""
+    description = f"{kind} {path}"
+    if path.is_dir():
+        return DirectoryStore(path, description)
+    if path.is_file():
+        return TarStore(path, description)
+    raise InvalidImageLayoutError(
+        f"{description} does not exist; give the path of an image layout directory or archive"
+    )
+
+
+class DirectoryStore:
+    """Files of an image layout in a directory."""
+
+    def __init__(self, root: Path, description: str) -> None:
+        """Read the layout at `root`; `description` names it in messages."""
+        self.root = root
+        self.description = description
+
+    def exists(self, name: str) -> bool:
+        return (self.root / _normalize(name)).is_file()
+
+    def size(self, name: str) -> int:
+        return self._path(name).stat().st_size
+
+    def open(self, name: str) -> IO[bytes]:
+        return self._path(name).open("rb")
+
+    def close(self) -> None:
+        """Do nothing: a directory holds no open resource."""
+
+    def _path(self, name: str) -> Path:
+        path = self.root / _normalize(name)
+        if not path.is_file():
+            raise BlobNotFoundError(
+                f"{name} is missing from {self.description}; the layout is incomplete, so "
+                "write it again (for example with `skopeo copy` to an oci: destination)"
+            )
+        return path
+
+
+class TarStore:
+    """Files of an image layout in a tar archive, read without extracting it.
+
+    Symbolic and hard links between members are followed, as `docker save` links repeated
+    layers to their first copy.
+
+    NOTE: reading members of a compressed archive out of order decompresses the archive again up
+    to each member, so read layers one after another rather than interleaved.
+    """
+
+    def __init__(self, path: Path, description: str) -> None:
+        """Open the archive at `path` and index its members; `description` names it."""
+        self.description = description
+        try:
+            self._tar = tarfile.open(path, mode="r:*")
+        except (tarfile.TarError, OSError) as error:
+            raise InvalidImageLayoutError(
+                f"{description} is not a readable tar archive ({error}); give a `docker save` "
+                "or OCI layout tar, plain or gzip-compressed"
+            ) from error
+        try:
+            members = self._tar.getmembers()
+        except (tarfile.TarError, OSError, EOFError) as error:
+            self._tar.close()
+            raise InvalidImageLayoutError(
+                f"{description} is a truncated or corrupt tar archive ({error}); "
+                "write the archive again"
+            ) from error
+        self._members = {_normalize(member.name): member for member in members}
+        logger.debug("indexed %s members of %s", len(self._members), description)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self._resolve(name)
+        except BlobNotFoundError:
+            return False
+        return True
+
+    def size(self, name: str) -> int:
+        return self._resolve(name).size
+
+    def open(self, name: str) -> IO[bytes]:
+        stream = self._tar.extractfile(self._resolve(name))
+        if stream is None:
+            raise InvalidImageLayoutError(f"{name} in {self.description} is not a regular file")
+        return stream
+
+    def close(self) -> None:
+        """Close the archive."""
+        self._tar.close()
+
+    def _resolve(self, name: str) -> tarfile.TarInfo:
+        """Return the regular-file member that `name` is or links to."""
+        current = _normalize(name)
+        for _ in range(_MAX_LINK_HOPS):
+            member = self._members.get(current)
+            if member is None:
+                raise BlobNotFoundError(
+                    f"{current} is missing from {self.description}; the archive is incomplete, "
+                    "so write it again"
+                )
+            if member.isreg():
+                return member
+            if member.issym():
+                current = _normalize(posixpath.join(posixpath.dirname(current), member.linkname))
+            elif member.islnk():
+                current = _normalize(member.linkname)
+            else:
+                raise InvalidImageLayoutError(
+                    f"{current} in {self.description} is not a regular file"
+                )
+        raise InvalidImageLayoutError(
+            f"{name} in {self.description} is a chain of more than {_MAX_LINK_HOPS} links"
+        )
+
+
+def _normalize(name: str) -> str:
+    """Normalize a member name: no leading `./` or `/`, no `..` above the root."""
+    return posixpath.normpath("/" + name).lstrip("/")
