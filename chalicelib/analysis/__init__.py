@@ -1,0 +1,204 @@
+"""Image analysis: stream the layers once, squash them, and catalog what the image contains.
+
+`analyze_image` is the entry point. `CATALOGERS` is the one table of package catalogers; each
+entry names a parse function in its ecosystem's module and the globs of the files it reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from chalicelib.analysis import apk, dpkg, npm, python
+from chalicelib.analysis.catalog import Cataloger, PathMatcher, ParseResult, run_catalogers
+from chalicelib.analysis.distro import DISTRO_PATHS, detect_distro
+from chalicelib.analysis.dockerfile import ACTUAL, GUESSED, guess_dockerfile
+from chalicelib.analysis.interface import (
+    AnalysisError,
+    AnalysisReport,
+    ImageSource,
+    LayerInfo,
+    LayerRef,
+    Unknown,
+)
+from chalicelib.analysis.layers import LayerContents, read_layer
+from chalicelib.analysis.options import AnalysisOptions, SecretPattern
+from chalicelib.analysis.secrets import SecretScanner
+from chalicelib.analysis.squash import SquashedView
+from chalicelib.analysis.tarstream import LayerError
+
+__all__ = [
+    "CATALOGERS",
+    "AnalysisError",
+    "AnalysisOptions",
+    "Cataloger",
+    "LayerError",
+    "SecretPattern",
+    "analyze_image",
+]
+
+logger = logging.getLogger(__name__)
+
+PASSWD_PATH = "/etc/passwd"
+
+CATALOGERS: tuple[Cataloger, ...] = (
+    Cataloger(
+        id="dpkg-db-cataloger",
+        parser=dpkg.parse_dpkg_status,
+        patterns=dpkg.STATUS_PATTERNS,
+        extra_patterns=dpkg.EXTRA_PATTERNS,
+        exclude=dpkg.EXCLUDE_PATTERNS,
+        tags=frozenset({"os", "dpkg"}),
+    ),
+    Cataloger(
+        id="apk-db-cataloger",
+        parser=apk.parse_apk_installed,
+        patterns=apk.INSTALLED_PATTERNS,
+        tags=frozenset({"os", "apk"}),
+    ),
+    Cataloger(
+        id="python-installed-package-cataloger",
+        parser=python.parse_python_metadata,
+        patterns=python.METADATA_PATTERNS,
+        extra_patterns=python.EXTRA_PATTERNS,
+        tags=frozenset({"language", "python"}),
+    ),
+    Cataloger(
+        id="npm-installed-package-cataloger",
+        parser=npm.parse_package_json,
+        patterns=npm.PACKAGE_JSON_PATTERNS,
+        exclude=npm.EXCLUDE_PATTERNS,
+        tags=frozenset({"language", "npm"}),
+    ),
+)
+
+
+def _check_unique_ids(catalogers: Sequence[Cataloger]) -> None:
+    seen: set[str] = set()
+    for cataloger in catalogers:
+        if cataloger.id in seen:
+            raise ValueError(f"cataloger id {cataloger.id!r} appears twice in CATALOGERS")
+        seen.add(cataloger.id)
+
+
+_check_unique_ids(CATALOGERS)
+
+
+def analyze_image(
+    source: ImageSource,
+    *,
+    dockerfile: str | None = None,
+    options: AnalysisOptions | None = None,
+) -> AnalysisReport:
+    """Analyze the image that `source` provides and return its analysis document.
+
+    Each layer blob is read once, in order, and nothing is written to disk. `dockerfile` is the
+    Dockerfile the user supplied (mode `Actual`); without it one is guessed from the config
+    history (mode `Guessed`). Files that a cataloger cannot parse are listed in `problems`.
+
+    Raises `AnalysisError` (or a subclass such as `LayerError`) when the image cannot be analyzed
+    at all: a corrupt, truncated or zstd-compressed layer, a layer over the limits in `options`,
+    or a config whose diff ids do not match the layers.
+    """
+    options = options or AnalysisOptions()
+    started = time.monotonic()
+    digest = source.manifest_digest
+    logger.info("analysis started image_digest=%s layers=%d", digest, len(source.layers))
+
+    diff_ids = _diff_ids(source)
+    matcher = PathMatcher(CATALOGERS, extra_paths=(*DISTRO_PATHS, PASSWD_PATH))
+    scanner = SecretScanner(options.secret_patterns)
+    view = SquashedView(options.max_symlink_hops)
+    layers: list[LayerInfo] = []
+    problems: list[Unknown] = []
+    for index, layer in enumerate(source.layers):
+        contents = _read_source_layer(source, layer, options, matcher, scanner, view)
+        view.apply(contents)
+        problems.extend(contents.unknowns)
+        layers.append(
+            LayerInfo(
+                digest=layer.digest,
+                media_type=layer.media_type,
+                size=layer.size,
+                diff_id=diff_ids[index] if diff_ids else None,
+                uncompressed_size=contents.uncompressed_size,
+            )
+        )
+
+    distro = detect_distro(view.read, view.exists)
+    cataloged: ParseResult = run_catalogers(view, CATALOGERS, distro)
+    problems.extend(cataloged.unknowns)
+    passwd = view.read(PASSWD_PATH)
+    config = source.config
+    report = AnalysisReport(
+        image_digest=digest,
+        image_id=_image_id(source),
+        architecture=config.get("architecture"),
+        os=config.get("os"),
+        layers=layers,
+        distro=distro,
+        packages=cataloged.packages,
+        files=view.file_entries(),
+        passwd=passwd.decode(errors="replace") if passwd is not None else None,
+        secrets=view.secret_matches(),
+        config=config,
+        manifest=source.manifest,
+        history=list(config.get("history") or []),
+        dockerfile=dockerfile if dockerfile else guess_dockerfile(config.get("history") or []),
+        dockerfile_mode=ACTUAL if dockerfile else GUESSED,
+        image_size=sum(layer.uncompressed_size or 0 for layer in layers),
+        problems=problems,
+    )
+    logger.info(
+        "analysis finished image_digest=%s distro=%s packages=%d files=%d problems=%d "
+        "seconds=%.2f",
+        digest,
+        f"{distro.id}:{distro.version_id}" if distro else None,
+        len(report.packages),
+        len(report.files),
+        len(problems),
+        time.monotonic() - started,
+    )
+    return report
+
+
+def _read_source_layer(
+    source: ImageSource,
+    layer: LayerRef,
+    options: AnalysisOptions,
+    matcher: PathMatcher,
+    scanner: SecretScanner,
+    view: SquashedView,
+) -> LayerContents:
+    try:
+        blob = source.open_layer(layer)
+    except OSError as error:
+        raise LayerError(f"layer {layer.digest} could not be opened: {error}") from error
+    try:
+        return read_layer(
+            blob, layer.digest, options=options, wants=matcher, scanner=scanner, lower=view
+        )
+    finally:
+        blob.close()
+
+
+def _diff_ids(source: ImageSource) -> list[str] | None:
+    """Return the config's diff ids, checking that there is one per layer."""
+    rootfs = source.config.get("rootfs")
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not diff_ids:
+        return None
+    if len(diff_ids) != len(source.layers):
+        raise AnalysisError(
+            f"image {source.manifest_digest} lists {len(source.layers)} layers in its manifest "
+            f"but {len(diff_ids)} diff ids in its config; the image is malformed, rebuild it"
+        )
+    return [str(diff_id) for diff_id in diff_ids]
+
+
+def _image_id(source: ImageSource) -> str:
+    """Return the config digest from the manifest, without its `sha256:` prefix."""
+    config = source.manifest.get("config")
+    digest = config.get("digest", "") if isinstance(config, dict) else ""
+    return str(digest).removeprefix("sha256:")

@@ -1,0 +1,194 @@
+"""The generic cataloger driver: which files to keep, which parser reads them, which layer.
+
+A cataloger is an entry in the table of `chalicelib.analysis`: a stable id, a parse function and
+the globs of the files it reads. The driver keeps those files while the layers stream by, runs
+each parser on the squashed view and records the layer that introduced each package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
+
+from chalicelib.analysis.interface import Distro, Package, Unknown
+from chalicelib.analysis.squash import KeptVersion, SquashedView
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParseContext:
+    """What a parser may consult besides the file it parses."""
+
+    distro: Distro | None
+    """Distribution of the image, for purl qualifiers; None when it is unknown."""
+    read: Callable[[str], bytes | None]
+    """Return the content of another file in the image by absolute path (symbolic links
+    followed), or None when the file is absent or was not kept. Only files that match a
+    cataloger's `patterns` or `extra_patterns` are kept."""
+
+
+@dataclasses.dataclass
+class ParseResult:
+    """Packages found in one file, and the parts of it that could not be used."""
+
+    packages: list[Package] = dataclasses.field(default_factory=list)
+    unknowns: list[Unknown] = dataclasses.field(default_factory=list)
+
+
+class Parser(Protocol):
+    """A parse function: `parse_<format>(location, content, context)`."""
+
+    def __call__(self, location: str, content: bytes, context: ParseContext) -> ParseResult: ...
+
+
+def glob_to_regex(pattern: str) -> str:
+    """Translate an image path glob into a regular expression for `re.fullmatch`.
+
+    `*` and `?` stay within one path component, and a `**` component matches zero or more
+    directories. Patterns start with `/` or `**/`. Raises `ValueError` for other patterns.
+    """
+    if pattern.startswith("**/"):
+        pattern = "/" + pattern
+    if not pattern.startswith("/"):
+        raise ValueError(f"glob {pattern!r} is not absolute; start it with '/' or '**/'")
+    components = pattern[1:].split("/")
+    regex = "/"
+    for index, component in enumerate(components):
+        last = index == len(components) - 1
+        if component == "**":
+            regex += ".*" if last else "(?:[^/]*/)*"
+            continue
+        for char in component:
+            if char == "*":
+                regex += "[^/]*"
+            elif char == "?":
+                regex += "[^/]"
+            else:
+                regex += re.escape(char)
+        if not last:
+            regex += "/"
+    return regex
+
+
+def compile_globs(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """Compile globs into one regex that matches a path matching any of them, or None if empty."""
+    regexes = [glob_to_regex(pattern) for pattern in patterns]
+    if not regexes:
+        return None
+    return re.compile("|".join(f"(?:{regex})" for regex in regexes))
+
+
+@dataclasses.dataclass(frozen=True)
+class Cataloger:
+    """One entry of the cataloger table."""
+
+    id: str
+    """Stable kebab-case id, such as `dpkg-db-cataloger`."""
+    parser: Parser
+    patterns: tuple[str, ...]
+    """Globs of the files the parser reads."""
+    extra_patterns: tuple[str, ...] = ()
+    """Globs of files kept for the parser to read through `ParseContext.read`."""
+    exclude: tuple[str, ...] = ()
+    """Globs of files that match `patterns` but are not package metadata."""
+    tags: frozenset[str] = frozenset()
+    """Selection tags: `os` or `language`, and the ecosystem."""
+
+    @functools.cached_property
+    def _parse_regex(self) -> re.Pattern[str] | None:
+        return compile_globs(self.patterns)
+
+    @functools.cached_property
+    def _exclude_regex(self) -> re.Pattern[str] | None:
+        return compile_globs(self.exclude)
+
+    def parses(self, path: str) -> bool:
+        """Return True when the parser reads the file at `path`."""
+        parse_regex = self._parse_regex
+        if parse_regex is None or parse_regex.fullmatch(path) is None:
+            return False
+        return self._exclude_regex is None or self._exclude_regex.fullmatch(path) is None
+
+
+class PathMatcher:
+    """Decides, per tar entry, whether a file's content is kept; one regex for all globs."""
+
+    def __init__(self, catalogers: Sequence[Cataloger], extra_paths: Iterable[str] = ()) -> None:
+        """Keep the files that `catalogers` parse or read, and the exact `extra_paths`."""
+        globs: list[str] = []
+        for cataloger in catalogers:
+            globs.extend(cataloger.patterns)
+            globs.extend(cataloger.extra_patterns)
+        self._paths = frozenset(extra_paths)
+        self._regex = compile_globs(globs)
+
+    def __call__(self, path: str) -> bool:
+        """Return True when the content of the file at `path` is kept."""
+        if path in self._paths:
+            return True
+        return self._regex is not None and self._regex.fullmatch(path) is not None
+
+
+def run_catalogers(
+    view: SquashedView, catalogers: Sequence[Cataloger], distro: Distro | None
+) -> ParseResult:
+    """Run each cataloger on the files it parses in `view` and return all packages found.
+
+    A parser that fails on a file adds an `Unknown` for it and the others go on. Each package
+    gets the digest of the layer that introduced it: the oldest layer from which every later
+    version of its metadata file still lists it.
+    """
+    context = ParseContext(distro=distro, read=view.read)
+    result = ParseResult()
+    for path in view.kept_paths():
+        for cataloger in catalogers:
+            if not cataloger.parses(path):
+                continue
+            found = _parse_file(cataloger, path, view.versions(path), context)
+            result.packages.extend(found.packages)
+            result.unknowns.extend(found.unknowns)
+    result.packages.sort(key=lambda package: (package.type.value, package.name, package.location))
+    return result
+
+
+def _parse_file(
+    cataloger: Cataloger, path: str, versions: list[KeptVersion], context: ParseContext
+) -> ParseResult:
+    newest = versions[-1]
+    found = _parse_safely(cataloger, path, newest.content, context)
+    if not found.packages:
+        return found
+
+    # Walk back through older versions of the file while they still list the package.
+    parsed: dict[str | None, set[tuple[str, str, str | None]]] = {}
+    for package in found.packages:
+        key = (package.name, package.version, package.architecture)
+        package.layer_digest = newest.layer
+        for older in reversed(versions[:-1]):
+            if older.sha256 not in parsed:
+                older_result = _parse_safely(cataloger, path, older.content, context)
+                parsed[older.sha256] = {
+                    (item.name, item.version, item.architecture) for item in older_result.packages
+                }
+            if key not in parsed[older.sha256]:
+                break
+            package.layer_digest = older.layer
+    return found
+
+
+def _parse_safely(
+    cataloger: Cataloger, path: str, content: bytes, context: ParseContext
+) -> ParseResult:
+    try:
+        return cataloger.parser(path, content, context)
+    # A parser bug or an input nobody foresaw must not void the analysis of the whole image.
+    except Exception as error:  # noqa: BLE001
+        logger.exception("cataloger=%s failed on %s", cataloger.id, path)
+        return ParseResult(
+            unknowns=[Unknown(location=path, reason=f"{cataloger.id} failed: {error}")]
+        )

@@ -1,0 +1,315 @@
+"""Reading one layer: file metadata, hashes, kept content and secret matches, in one pass."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import posixpath
+from collections.abc import Callable
+from typing import TYPE_CHECKING, BinaryIO
+
+from chalicelib.analysis.interface import FileEntry, FileType, SecretMatch, Unknown
+from chalicelib.analysis.options import AnalysisOptions
+from chalicelib.analysis.secrets import SecretScanner
+from chalicelib.analysis.tarstream import (
+    BLOCK_DEVICE,
+    CHAR_DEVICE,
+    DIRECTORY,
+    FIFO,
+    HARDLINK,
+    REGULAR_TYPES,
+    SYMLINK,
+    LayerByteStream,
+    LayerError,
+    TarMember,
+    iter_members,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.analysis.squash import SquashedView
+
+logger = logging.getLogger(__name__)
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_WHITEOUT = ".wh..wh..opq"
+_WHOLE_READ_SIZE = 1024 * 1024
+"""Regular files up to this size are read in one piece; larger ones are hashed in chunks."""
+
+_TYPES = {
+    DIRECTORY: FileType.DIR,
+    SYMLINK: FileType.SYMLINK,
+    HARDLINK: FileType.HARDLINK,
+    CHAR_DEVICE: FileType.CHAR_DEVICE,
+    BLOCK_DEVICE: FileType.BLOCK_DEVICE,
+    FIFO: FileType.FIFO,
+}
+
+
+class LayerEntry:
+    """One path written by a layer; a lighter twin of `FileEntry` for the hot loop."""
+
+    __slots__ = ("path", "type", "mode", "uid", "gid", "size", "sha256", "link_target", "layer")
+
+    def __init__(
+        self,
+        path: str,
+        type: FileType,
+        mode: int,
+        uid: int,
+        gid: int,
+        size: int,
+        sha256: str | None,
+        link_target: str | None,
+        layer: str,
+    ) -> None:
+        self.path = path
+        self.type = type
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.size = size
+        self.sha256 = sha256
+        self.link_target = link_target
+        self.layer = layer
+
+    @property
+    def has_content(self) -> bool:
+        """True for regular files and hard links, the entries whose content can be read."""
+        return self.type is FileType.FILE or self.type is FileType.HARDLINK
+
+    def to_file_entry(self) -> FileEntry:
+        """Return the entry as the analysis document stores it."""
+        return FileEntry(
+            path=self.path,
+            type=self.type,
+            mode=self.mode,
+            uid=self.uid,
+            gid=self.gid,
+            size=self.size,
+            sha256=self.sha256,
+            link_target=self.link_target,
+            layer_digest=self.layer,
+        )
+
+
+@dataclasses.dataclass
+class LayerContents:
+    """What one layer writes and deletes, before it is applied to the squashed view."""
+
+    digest: str
+    entries: dict[str, LayerEntry] = dataclasses.field(default_factory=dict)
+    """Paths the layer writes; a path written twice keeps its last entry."""
+    whiteouts: list[str] = dataclasses.field(default_factory=list)
+    """Paths that `.wh.NAME` entries delete from lower layers."""
+    opaque_dirs: list[str] = dataclasses.field(default_factory=list)
+    """Directories whose lower-layer content `.wh..wh..opq` entries hide."""
+    kept: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    """Content of the files that a cataloger asked for."""
+    secrets: dict[str, list[SecretMatch]] = dataclasses.field(default_factory=dict)
+    unknowns: list[Unknown] = dataclasses.field(default_factory=list)
+    uncompressed_size: int = 0
+
+
+def normalize_path(name: str) -> str:
+    """Return `name` from a tar entry as an absolute image path.
+
+    `./` prefixes and duplicate slashes go, and `..` cannot climb above `/`.
+    """
+    path = posixpath.normpath("/" + name.lstrip("/"))
+    # normpath keeps a leading "//" (POSIX leaves its meaning to the implementation).
+    return "/" + path.lstrip("/") if path.startswith("//") else path
+
+
+def read_layer(
+    blob: BinaryIO,
+    digest: str,
+    *,
+    options: AnalysisOptions,
+    wants: Callable[[str], bool],
+    scanner: SecretScanner,
+    lower: SquashedView | None = None,
+) -> LayerContents:
+    """Read the layer blob `blob` once and return what it writes and deletes.
+
+    `wants(path)` decides, before a file is read, whether its content is kept for a cataloger.
+    Files up to `options.secret_max_file_size` bytes are scanned by `scanner` while streaming and
+    then dropped. `lower` is the view of the layers below, where hard links may point. The blob is
+    read to its end so that the source can verify its digest. Raises `LayerError` for a corrupt,
+    truncated or unsupported blob and for a layer over `max_layer_bytes` or `max_layer_entries`.
+    """
+    stream = LayerByteStream(blob, digest, options.max_layer_bytes)
+    reader = _LayerReader(stream, digest, options, wants, scanner, lower)
+    reader.read_all()
+    stream.drain()
+    reader.contents.uncompressed_size = stream.total
+    logger.debug(
+        "read layer=%s entries=%d kept=%d bytes=%d",
+        digest,
+        len(reader.contents.entries),
+        len(reader.contents.kept),
+        stream.total,
+    )
+    return reader.contents
+
+
+class _LayerReader:
+    def __init__(
+        self,
+        stream: LayerByteStream,
+        digest: str,
+        options: AnalysisOptions,
+        wants: Callable[[str], bool],
+        scanner: SecretScanner,
+        lower: SquashedView | None,
+    ) -> None:
+        self.stream = stream
+        self.digest = digest
+        self.options = options
+        self.wants = wants
+        self.scanner = scanner
+        self.lower = lower
+        self.contents = LayerContents(digest=digest)
+
+    def read_all(self) -> None:
+        entries = self.contents.entries
+        max_entries = self.options.max_layer_entries
+        count = 0
+        for member in iter_members(self.stream):
+            count += 1
+            if count > max_entries:
+                raise LayerError(
+                    f"layer {self.digest} has more than {max_entries} tar entries, the limit "
+                    "for one layer; raise max_layer_entries if the image is genuine"
+                )
+            path = normalize_path(member.name)
+            slash = path.rfind("/")
+            name = path[slash + 1 :]
+            if name.startswith(WHITEOUT_PREFIX):
+                self._add_whiteout(path[:slash] or "/", name)
+                continue
+            if member.type in REGULAR_TYPES:
+                entry = self._read_file(member, path)
+            elif member.type == HARDLINK:
+                entry = self._link_hard(member, path)
+            else:
+                file_type = _TYPES.get(member.type, FileType.FILE)
+                link = member.linkname if file_type is FileType.SYMLINK else None
+                entry = LayerEntry(
+                    path, file_type, member.mode, member.uid, member.gid, 0, None, link,
+                    self.digest,
+                )
+                self._forget(path)
+            entries[path] = entry
+
+    def _add_whiteout(self, directory: str, name: str) -> None:
+        if name == OPAQUE_WHITEOUT:
+            self.contents.opaque_dirs.append(directory)
+        elif not name.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
+            # `.wh..wh.*` names other than the opaque marker are AUFS metadata, not deletions.
+            target = name[len(WHITEOUT_PREFIX) :]
+            self.contents.whiteouts.append(
+                directory + target if directory == "/" else directory + "/" + target
+            )
+
+    def _forget(self, path: str) -> None:
+        """Drop kept content and secret matches of an earlier entry of this layer at `path`."""
+        self.contents.kept.pop(path, None)
+        self.contents.secrets.pop(path, None)
+
+    def _read_file(self, member: TarMember, path: str) -> LayerEntry:
+        options = self.options
+        stream = self.stream
+        size = member.size
+        self._forget(path)
+        if member.sparse:
+            # TODO: sparse entries are listed without a hash or content; rebuilding the file
+            # from the sparse map is not implemented, and container layers rarely hold them.
+            logger.debug("skipping content of sparse file %s in layer=%s", path, self.digest)
+            return LayerEntry(
+                path, FileType.FILE, member.mode, member.uid, member.gid, size, None, None,
+                self.digest,
+            )
+
+        keep = self.wants(path)
+        if keep and size > options.max_kept_file_size:
+            keep = False
+            self.contents.unknowns.append(
+                Unknown(
+                    location=path,
+                    reason=f"file is {size} bytes, over the limit of "
+                    f"{options.max_kept_file_size} bytes kept for catalogers; raise "
+                    "max_kept_file_size to catalog it",
+                )
+            )
+        if keep or size <= _WHOLE_READ_SIZE or size <= options.secret_max_file_size:
+            data = stream.read(size)
+            if len(data) < size:
+                raise LayerError(
+                    f"layer {self.digest} is truncated inside {path}; pull or build the image "
+                    "again"
+                )
+            sha256 = hashlib.sha256(data).hexdigest()
+            if keep:
+                self.contents.kept[path] = data
+            if size <= options.secret_max_file_size:
+                matches = self.scanner.scan(path, data)
+                if matches:
+                    self.contents.secrets[path] = matches
+        else:
+            digest = hashlib.sha256()
+            for chunk in stream.chunks(size):
+                digest.update(chunk)
+            sha256 = digest.hexdigest()
+        return LayerEntry(
+            path, FileType.FILE, member.mode, member.uid, member.gid, size, sha256, None,
+            self.digest,
+        )
+
+    def _link_hard(self, member: TarMember, path: str) -> LayerEntry:
+        """Record a hard link with the hash, content and secrets of the entry it names."""
+        target = normalize_path(member.linkname)
+        self._forget(path)
+        source = self.contents.entries.get(target)
+        from_lower = source is None and self.lower is not None
+        if from_lower and self.lower is not None:
+            source = self.lower.get(target)
+        if source is None or not source.has_content:
+            self.contents.unknowns.append(
+                Unknown(location=path, reason=f"hard link to {target}, which is not a file")
+            )
+            return LayerEntry(
+                path, FileType.HARDLINK, member.mode, member.uid, member.gid, 0, None, target,
+                self.digest,
+            )
+
+        if self.wants(path):
+            content = self._content_of(target, from_lower)
+            if content is None:
+                self.contents.unknowns.append(
+                    Unknown(
+                        location=path,
+                        reason=f"hard link to {target}, whose content was not kept",
+                    )
+                )
+            else:
+                self.contents.kept[path] = content
+        matches = self._secrets_of(target, from_lower)
+        if matches:
+            self.contents.secrets[path] = [
+                match.model_copy(update={"path": path}) for match in matches
+            ]
+        return LayerEntry(
+            path, FileType.HARDLINK, member.mode, member.uid, member.gid, source.size,
+            source.sha256, target, self.digest,
+        )
+
+    def _content_of(self, target: str, from_lower: bool) -> bytes | None:
+        if not from_lower:
+            return self.contents.kept.get(target)
+        return self.lower.content(target) if self.lower is not None else None
+
+    def _secrets_of(self, target: str, from_lower: bool) -> list[SecretMatch]:
+        if not from_lower:
+            return self.contents.secrets.get(target, [])
+        return self.lower.secrets_at(target) if self.lower is not None else []

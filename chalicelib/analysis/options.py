@@ -1,0 +1,94 @@
+"""Settings of one image analysis: secret patterns and the limits that protect the worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from chalicelib.analysis.interface import AnalysisError
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretPattern:
+    """A named regular expression that the secret scan applies to each line of small files."""
+
+    name: str
+    """Name that policies refer to, such as `AWS_ACCESS_KEY`."""
+    regex: str
+    """Python regular expression, matched at the start of each line as `re.match` does."""
+
+    @classmethod
+    def parse(cls, text: str) -> SecretPattern:
+        """Build a pattern from Anchore's `NAME=REGEX` configuration form.
+
+        Raises `ValueError` when `text` has no `=` or an empty name.
+        """
+        name, sep, regex = text.partition("=")
+        if not sep or not name:
+            raise ValueError(f"secret pattern {text!r} is not NAME=REGEX; add a name before '='")
+        return cls(name=name, regex=regex)
+
+
+# NOTE: these are the `secret_search` defaults of Anchore Engine 1.x
+# (`anchore_engine/conf/analyzer_config.yaml`), kept as they are so that policies and allowlists
+# written for Anchore find the same names and lines.
+DEFAULT_SECRET_PATTERNS: tuple[SecretPattern, ...] = (
+    SecretPattern(
+        "AWS_ACCESS_KEY",
+        r"(?i).*aws_access_key_id( *=+ *).*(?<![A-Z0-9])[A-Z0-9]{20}(?![A-Z0-9]).*",
+    ),
+    SecretPattern(
+        "AWS_SECRET_KEY",
+        r"(?i).*aws_secret_access_key( *=+ *).*(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}"
+        r"(?![A-Za-z0-9/+=]).*",
+    ),
+    SecretPattern("PRIV_KEY", r"(?i)-+BEGIN(.*)PRIVATE KEY-+"),
+    SecretPattern("DOCKER_AUTH", r"(?i).*\"auth\": *\".+\""),
+    SecretPattern(
+        "API_KEY",
+        r"(?i).*api(-|_)key( *=+ *).*(?<![A-Z0-9])[A-Z0-9]{20,60}(?![A-Z0-9]).*",
+    ),
+)
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisOptions:
+    """Limits and patterns of one analysis; the defaults suit images of any ordinary size.
+
+    The layer limits stop decompression bombs and tar archives with absurd numbers of entries:
+    a layer that exceeds one raises `AnalysisError` naming the layer and the option to raise.
+    Creating options with a non-positive limit or an invalid secret regex raises `AnalysisError`.
+    """
+
+    secret_patterns: tuple[SecretPattern, ...] = DEFAULT_SECRET_PATTERNS
+    secret_max_file_size: int = 10_000
+    """Largest regular file, in bytes, that the secret scan reads (Anchore's `MAXFILESIZE`)."""
+    max_kept_file_size: int = 32 * MIB
+    """Largest file, in bytes, whose content is kept in memory for a cataloger."""
+    max_layer_bytes: int = 16 * GIB
+    """Largest uncompressed size of one layer, in bytes."""
+    max_layer_entries: int = 2_000_000
+    """Largest number of tar entries in one layer."""
+    max_symlink_hops: int = 40
+    """Symbolic links followed while resolving one path before it counts as a loop."""
+
+    def __post_init__(self) -> None:
+        for field in ("max_kept_file_size", "max_layer_bytes", "max_layer_entries"):
+            value = getattr(self, field)
+            if value <= 0:
+                raise AnalysisError(f"analysis option {field}={value} must be positive")
+        for field in ("secret_max_file_size", "max_symlink_hops"):
+            value = getattr(self, field)
+            if value < 0:
+                raise AnalysisError(f"analysis option {field}={value} must not be negative")
+        for pattern in self.secret_patterns:
+            try:
+                re.compile(pattern.regex.encode())
+            except (re.error, UnicodeEncodeError) as error:
+                raise AnalysisError(
+                    f"secret pattern {pattern.name} has an invalid regex {pattern.regex!r}: "
+                    f"{error}; fix the pattern"
+                ) from error
