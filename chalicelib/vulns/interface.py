@@ -78,6 +78,8 @@ class VulnRecord(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     summary: str | None = None
     severity: Severity = Severity.UNKNOWN
+    severity_from_vendor: bool = False
+    """Whether `severity` is the publisher's own label (GitHub, Ubuntu), not derived from CVSS."""
     cvss: list[CvssScore] = Field(default_factory=list)
     link: str | None = None
     ranges: list[AffectedRange] = Field(default_factory=list)

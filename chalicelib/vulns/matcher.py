@@ -179,7 +179,8 @@ def _deduplicate(
 
     Records with the same id are merged, their fixed versions combined. Records whose ids and
     aliases overlap (a PYSEC and a GHSA record of one issue) are reported once. Preferred is the
-    record with a known severity, then one whose id is a CVE id, then the first found.
+    record whose severity is the publisher's own label, then one whose id is a CVE id, then the
+    first found.
     """
     merged: dict[str, tuple[VulnRecord, list[str]]] = {}
     for record, fixed_in in found:
@@ -193,7 +194,7 @@ def _deduplicate(
     ranked = sorted(
         range(len(candidates)),
         key=lambda i: (
-            candidates[i][0].severity.rank == 0,
+            not candidates[i][0].severity_from_vendor,
             not candidates[i][0].id.startswith("CVE-"),
             i,
         ),

@@ -104,6 +104,7 @@ def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
             aliases=aliases,
             summary=summary,
             severity=severity,
+            severity_from_vendor=record_vendor_severity is not Severity.UNKNOWN,
             cvss=_unique_scores(scores),
             link=link,
             ranges=ranges,

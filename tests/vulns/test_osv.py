@@ -97,6 +97,7 @@ def test_osv_pypa_severity_from_cvss_vector(pypa_dir: Path) -> None:
     assert score.exploitability_score == 2.8
     assert score.impact_score == 5.2
     assert record.severity is Severity.HIGH
+    assert not record.severity_from_vendor
 
 
 def test_osv_pypa_record_without_severity_is_unknown(pypa_dir: Path) -> None:
@@ -176,6 +177,7 @@ def test_osv_ghsa_lodash_one_record_per_package(feeds_dir: Path) -> None:
     assert lodash.link == "https://nvd.nist.gov/vuln/detail/CVE-2019-10744"
     # GitHub's own label decides the severity; the vector scores 9.1, also Critical.
     assert lodash.severity is Severity.CRITICAL
+    assert lodash.severity_from_vendor
     assert lodash.cvss[0].base_score == 9.1
     assert lodash.cvss[0].exploitability_score == 3.9
     assert lodash.cvss[0].impact_score == 5.2
@@ -214,6 +216,7 @@ def test_osv_ubuntu_releases_and_vendor_severity(feeds_dir: Path) -> None:
     ]
     # Ubuntu's priority (negligible) wins over the CVSS 3.0 score of 4.0 (Medium).
     assert namespaces["ubuntu:14.04"].severity is Severity.NEGLIGIBLE
+    assert namespaces["ubuntu:14.04"].severity_from_vendor
     assert namespaces["ubuntu:14.04"].cvss[0].base_score == 4.0
 
 
