@@ -10,8 +10,8 @@ import datetime
 
 from pydantic import BaseModel, Field
 
-from chalicelib.analysis.interface import AnalysisReport
-from chalicelib.vulns.interface import VulnMatch
+from chalicelib.analysis.interface import AnalysisReport, SecretMatch
+from chalicelib.vulns.interface import CvssScore, VulnMatch
 
 
 class PolicyError(Exception):
@@ -33,3 +33,11 @@ class ImageFacts(BaseModel):
     """Stored record count per feed group (namespace)."""
     first_seen: dict[str, datetime.datetime] = Field(default_factory=dict)
     """When each match was first detected, keyed by `<vuln_id>+<package_name>+<package_path>`."""
+    fix_first_seen: dict[str, datetime.datetime] = Field(default_factory=dict)
+    """When a fix for each match was first seen, keyed like `first_seen`; absent when unknown."""
+    nvd_cvss: dict[str, list[CvssScore]] = Field(default_factory=dict)
+    """NVD CVSS scores per CVE id, where NVD data is stored. The `cvss` of a match holds the
+    scores of the record that matched (the vendor's)."""
+    content_matches: list[SecretMatch] = Field(default_factory=list)
+    """Content search matches (named regexes found in files); empty while the analysis runs
+    no content search."""

@@ -1,0 +1,96 @@
+"""The `retrieved_files` gate: checks on file content that the analysis stored.
+
+The analysis stores the content of `/etc/passwd` only, so that is the one file these triggers
+can find.
+"""
+
+from __future__ import annotations
+
+from chalicelib.policy.gate import Firing, GateSpec, TriggerContext, TriggerSpec, compile_pattern
+from chalicelib.policy.params import ParamSpec, ParamType, ParamValues
+
+PASSWD_PATH = "/etc/passwd"
+
+
+def retrieved_files(context: TriggerContext) -> dict[str, str]:
+    """Return the stored file contents by absolute path."""
+    passwd = context.facts.analysis.passwd
+    return {} if passwd is None else {PASSWD_PATH: passwd}
+
+
+def _evaluate_content_not_available(context: TriggerContext, params: ParamValues) -> list[Firing]:
+    # NOTE: Anchore Engine fired this twice when no file at all was stored; it fires once here.
+    if params.text("path") in retrieved_files(context):
+        return []
+    return [Firing("Cannot locate file in the image analysis")]
+
+
+def _evaluate_content_regex(context: TriggerContext, params: ParamValues) -> list[Firing]:
+    path = params.text("path") or ""
+    regex = params.text("regex") or ""
+    check = params.text("check")
+    pattern = compile_pattern(regex, "regex")
+    content = retrieved_files(context).get(path)
+    if content is None:
+        return []
+    # Anchore matches the regex against each whitespace-separated token, not each line.
+    found = any(pattern.match(token) for token in content.split())
+    if found != (check == "match"):
+        return []
+    return [
+        Firing(
+            f"Content regex '{regex}' check '{check}' found in retrieved file '{path}'",
+            trigger_id=f"{context.rule_id}+file://{path}",
+        )
+    ]
+
+
+_PATH = ParamSpec(
+    name="path",
+    type=ParamType.STRING,
+    description="Absolute path of the stored file.",
+    example="/etc/httpd.conf",
+    required=True,
+)
+
+GATE = GateSpec(
+    name="retrieved_files",
+    description="Checks on the presence and content of files stored by the analysis.",
+    triggers=(
+        TriggerSpec(
+            name="content_not_available",
+            description="Fires when the analysis stored no content for the given path.",
+            evaluate=_evaluate_content_not_available,
+            params=(_PATH,),
+        ),
+        TriggerSpec(
+            name="content_regex",
+            description=(
+                "Fires when a token of the stored file matches the regex (check=match) or when "
+                "none does (check=no_match). The trigger id is `<rule id>+file://<path>`."
+            ),
+            evaluate=_evaluate_content_regex,
+            params=(
+                _PATH,
+                ParamSpec(
+                    name="regex",
+                    type=ParamType.REGEX,
+                    description=(
+                        "Regular expression matched from the start of each whitespace-separated "
+                        "token of the content."
+                    ),
+                    example=".*SSLEnabled.*",
+                    required=True,
+                ),
+                ParamSpec(
+                    name="check",
+                    type=ParamType.ENUM,
+                    description="Whether to fire when the regex matches or when it does not.",
+                    example="match",
+                    required=True,
+                    choices=("match", "no_match"),
+                ),
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,124 @@
+"""Selection of mapping rules and image rules by image reference, and Anchore's pattern forms.
+
+A pattern in a bundle (registry, repository, tag, whitelist trigger id) is either a glob, where
+`*` matches any run of characters and the whole value must match, or a raw regular expression
+after the prefix `regexp:`, which must match from the start of the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+REGEXP_PREFIX = "regexp:"
+
+DOCKER_HUB = "docker.io"
+_DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")
+_LOCAL_HOSTS = ("localhost", "localhost.localdomain", "localbuild")
+
+
+def pattern_regex(pattern: str) -> str:
+    """Return the regular expression for a bundle pattern (glob or `regexp:` form)."""
+    stripped = pattern.strip()
+    if stripped.startswith(REGEXP_PREFIX):
+        return stripped[len(REGEXP_PREFIX) :]
+    return "^" + "(.*)".join(re.escape(part) for part in pattern.split("*")) + "$"
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Return why a `regexp:` pattern does not compile, or None when the pattern is usable."""
+    try:
+        re.compile(pattern_regex(pattern))
+    except re.error as exc:
+        return f"pattern {pattern!r} is not a valid regular expression: {exc}"
+    return None
+
+
+def pattern_matches(pattern: str, value: str) -> bool:
+    """Return whether `value` matches a bundle pattern."""
+    return re.match(pattern_regex(pattern), value) is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageReference:
+    """A parsed `registry/repository:tag` or `registry/repository@digest` reference."""
+
+    registry: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+
+def parse_image_reference(reference: str) -> ImageReference:
+    """Parse an image reference with Docker's defaults.
+
+    The first path component is a registry when it contains `.` or `:` or is a local host name;
+    otherwise the registry is Docker Hub (`docker.io`), where an official image's repository
+    gets the `library/` namespace. The tag defaults to `latest` unless a digest is given. The
+    prefix `dockerhub/` is read as `docker.io/`, as Anchore Engine does.
+    """
+    text = reference.strip()
+    if text.startswith("dockerhub/"):
+        text = DOCKER_HUB + text[len("dockerhub") :]
+
+    registry = DOCKER_HUB
+    remainder = text
+    first, slash, rest = text.partition("/")
+    if slash and ("." in first or ":" in first or first in _LOCAL_HOSTS):
+        registry, remainder = first, rest
+    if registry in _DOCKER_HUB_ALIASES:
+        registry = DOCKER_HUB
+
+    digest = None
+    tag: str | None = None
+    repository, at, digest_part = remainder.partition("@")
+    if at:
+        digest = digest_part
+    else:
+        name, colon, tag_part = remainder.rpartition(":")
+        if colon and "/" not in tag_part:
+            repository, tag = name, tag_part
+        else:
+            repository, tag = remainder, "latest"
+
+    if registry == DOCKER_HUB and "/" not in repository:
+        repository = f"library/{repository}"
+    return ImageReference(registry=registry, repository=repository, tag=tag, digest=digest)
+
+
+def selection_rule_matches(
+    rule: dict, reference: ImageReference, image_id: str, image_digest: str
+) -> bool:
+    """Return whether a mapping rule or image selection rule selects the image.
+
+    Registry and repository patterns must match first. Then an `image` of type `tag` matches
+    the tag by pattern, or equals the image id or digest; type `digest` and `id` require
+    equality with the image's digest or id.
+    """
+    if not pattern_matches(rule["registry"], reference.registry):
+        return False
+    if not pattern_matches(rule["repository"], reference.repository):
+        return False
+    image = rule["image"]
+    value = image.get("value")
+    if image.get("type") == "digest":
+        return value == image_digest
+    if image.get("type") == "id":
+        return value == image_id
+    if image.get("type") == "tag":
+        return (
+            pattern_matches(value, reference.tag or "")
+            or value == image_id
+            or value == image_digest
+        )
+    return False
+
+
+def first_matching_rule(
+    rules: list[dict], reference: ImageReference, image_id: str, image_digest: str
+) -> dict | None:
+    """Return the first rule that selects the image, or None."""
+    for rule in rules:
+        if selection_rule_matches(rule, reference, image_id, image_digest):
+            return rule
+    return None
