@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_WHITEOUT = ".wh..wh..opq"
+_AUFS_META_PREFIX = "/" + WHITEOUT_PREFIX + WHITEOUT_PREFIX
 _WHOLE_READ_SIZE = 1024 * 1024
 """Regular files up to this size are read in one piece; larger ones are hashed in chunks."""
 
@@ -170,6 +171,8 @@ class _LayerReader:
         self.scanner = scanner
         self.lower = lower
         self.contents = LayerContents(digest=digest)
+        self._aufs_files: dict[str, LayerEntry] = {}
+        """Files under AUFS `/.wh..wh.*` directories: only hard link targets, not image paths."""
 
     def read_all(self) -> None:
         entries = self.contents.entries
@@ -200,6 +203,9 @@ class _LayerReader:
                     self.digest,
                 )
                 self._forget(path)
+            if path.startswith(_AUFS_META_PREFIX):
+                self._aufs_files[path] = entry
+                continue
             entries[path] = entry
 
     def _add_whiteout(self, directory: str, name: str) -> None:
@@ -270,7 +276,7 @@ class _LayerReader:
         """Record a hard link with the hash, content and secrets of the entry it names."""
         target = normalize_path(member.linkname)
         self._forget(path)
-        source = self.contents.entries.get(target)
+        source = self.contents.entries.get(target) or self._aufs_files.get(target)
         from_lower = source is None and self.lower is not None
         if from_lower and self.lower is not None:
             source = self.lower.get(target)

@@ -1,0 +1,180 @@
+"""Tests of layer decompression and tar header parsing."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import tarfile
+import zlib
+
+import pytest
+
+from chalicelib.analysis.interface import AnalysisError
+from chalicelib.analysis.tarstream import LayerByteStream, LayerError, iter_members
+from tests.analysis.builders import Item, directory, file, hardlink, symlink, tar_bytes
+
+LAYER = "sha256:" + "ab" * 32
+
+
+def members(blob: bytes, max_bytes: int = 1 << 30) -> list[tuple[str, bytes, int, bytes]]:
+    """Return (name, type, size, data) for each entry, reading every entry's data."""
+    stream = LayerByteStream(io.BytesIO(blob), LAYER, max_bytes)
+    found = []
+    for member in iter_members(stream):
+        found.append((member.name, member.type, member.size, stream.read(member.data_size)))
+    stream.drain()
+    return found
+
+
+def test_tarstream_reads_plain_and_gzip_tar() -> None:
+    data = tar_bytes([directory("etc"), file("etc/hosts", b"127.0.0.1 localhost\n")])
+    for blob in (data, gzip.compress(data)):
+        assert members(blob) == [
+            ("etc/", b"5", 0, b""),
+            ("etc/hosts", b"0", 20, b"127.0.0.1 localhost\n"),
+        ]
+
+
+def test_tarstream_skips_unread_data() -> None:
+    data = tar_bytes([file("a", b"x" * 3000), file("b", b"second")])
+    stream = LayerByteStream(io.BytesIO(data), LAYER, 1 << 30)
+    names = []
+    for member in iter_members(stream):
+        names.append(member.name)
+        if member.name == "b":
+            assert stream.read(member.data_size) == b"second"
+    assert names == ["a", "b"]
+
+
+def test_tarstream_reads_links_and_modes() -> None:
+    data = tar_bytes(
+        [
+            file("bin/su", b"elf", mode=0o4755),
+            symlink("bin/sh", "busybox"),
+            hardlink("bin/su2", "bin/su"),
+        ]
+    )
+    stream = LayerByteStream(io.BytesIO(data), LAYER, 1 << 30)
+    found = {member.name: member for member in iter_members(stream)}
+    assert found["bin/su"].mode == 0o4755
+    assert found["bin/sh"].type == b"2"
+    assert found["bin/sh"].linkname == "busybox"
+    assert found["bin/su2"].type == b"1"
+    assert found["bin/su2"].linkname == "bin/su"
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_tarstream_reads_long_names(tar_format: int) -> None:
+    long_dir = "/".join(["directory-with-a-long-name"] * 8)
+    long_name = f"{long_dir}/file.txt"
+    long_target = f"{long_dir}/target.txt"
+    data = tar_bytes(
+        [file(long_name, b"content"), Item(f"{long_dir}/link", "symlink", target=long_target)],
+        tar_format=tar_format,
+    )
+    found = members(data)
+    assert found[0][0] == long_name
+    assert found[0][3] == b"content"
+    stream = LayerByteStream(io.BytesIO(data), LAYER, 1 << 30)
+    links = [member.linkname for member in iter_members(stream) if member.type == b"2"]
+    assert links == [long_target]
+
+
+def test_tarstream_reads_ustar_prefix() -> None:
+    name = "a" * 90 + "/" + "b" * 90 + "/file"
+    data = tar_bytes([file(name, b"x")], tar_format=tarfile.USTAR_FORMAT)
+    assert members(data)[0][0] == name
+
+
+def test_tarstream_reads_pax_uid_over_octal_range() -> None:
+    data = tar_bytes([Item("big", "file", b"", uid=10_000_000_000)])
+    stream = LayerByteStream(io.BytesIO(data), LAYER, 1 << 30)
+    assert [member.uid for member in iter_members(stream)] == [10_000_000_000]
+
+
+def test_tarstream_reads_gnu_base256_numbers() -> None:
+    data = tar_bytes([Item("big", "file", b"", uid=10_000_000_000)], tar_format=tarfile.GNU_FORMAT)
+    stream = LayerByteStream(io.BytesIO(data), LAYER, 1 << 30)
+    assert [member.uid for member in iter_members(stream)] == [10_000_000_000]
+
+
+def test_tarstream_reads_multi_member_gzip() -> None:
+    data = tar_bytes([file("a", b"1" * 5000), file("b", b"2")])
+    blob = gzip.compress(data[:4096]) + gzip.compress(data[4096:])
+    assert [name for name, *_ in members(blob)] == ["a", "b"]
+
+
+def test_tarstream_drain_reads_whole_blob() -> None:
+    blob = gzip.compress(tar_bytes([file("a", b"1")]) + bytes(4096))
+    raw = io.BytesIO(blob)
+    stream = LayerByteStream(raw, LAYER, 1 << 30)
+    list(iter_members(stream))
+    stream.drain()
+    assert raw.tell() == len(blob)
+
+
+def test_tarstream_rejects_zstd_naming_layer() -> None:
+    blob = b"\x28\xb5\x2f\xfd" + bytes(100)
+    with pytest.raises(LayerError, match=f"layer {LAYER} is compressed with zstd"):
+        LayerByteStream(io.BytesIO(blob), LAYER, 1 << 30)
+
+
+def test_tarstream_rejects_bzip2() -> None:
+    blob = bz2.compress(tar_bytes([file("a")]))
+    with pytest.raises(LayerError, match="bzip2"):
+        LayerByteStream(io.BytesIO(blob), LAYER, 1 << 30)
+
+
+def test_tarstream_truncated_gzip_names_layer() -> None:
+    blob = gzip.compress(tar_bytes([file("a", bytes(range(256)) * 200)]))
+    with pytest.raises(LayerError, match=f"layer {LAYER} is truncated"):
+        members(blob[: len(blob) // 2])
+
+
+def test_tarstream_truncated_plain_tar() -> None:
+    data = tar_bytes([file("a", b"x" * 4000)])
+    with pytest.raises(LayerError, match="truncated"):
+        members(data[:2000])
+
+
+def test_tarstream_corrupt_gzip() -> None:
+    blob = bytearray(gzip.compress(tar_bytes([file("a", b"x" * 4000)])))
+    blob[20:40] = bytes(20)
+    with pytest.raises(LayerError, match=f"layer {LAYER}"):
+        members(bytes(blob))
+
+
+def test_tarstream_bad_header_checksum() -> None:
+    data = bytearray(tar_bytes([file("a", b"x")]))
+    data[0] = ord("b")
+    with pytest.raises(LayerError, match="bad checksum"):
+        members(bytes(data))
+
+
+def test_tarstream_rejects_non_tar_data() -> None:
+    with pytest.raises(LayerError):
+        members(b"this is not a tar archive at all" * 40)
+
+
+def test_tarstream_decompression_bomb_raises() -> None:
+    # 64 MiB of zeros compress to about 64 KiB; the tar ends at the first zero block, so the
+    # limit is hit while draining the rest of the blob.
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    blob = b"".join(compressor.compress(bytes(1 << 20)) for _ in range(64)) + compressor.flush()
+    with pytest.raises(LayerError, match="more than 1048576 bytes uncompressed"):
+        members(blob, max_bytes=1 << 20)
+
+
+def test_tarstream_bomb_inside_one_file_raises() -> None:
+    data = tar_bytes([file("zeros", bytes(8 << 20))])
+    with pytest.raises(LayerError, match="max_layer_bytes"):
+        members(gzip.compress(data), max_bytes=1 << 20)
+
+
+def test_tarstream_error_is_analysis_error() -> None:
+    assert issubclass(LayerError, AnalysisError)
+
+
+def test_tarstream_empty_blob_has_no_members() -> None:
+    assert members(b"") == []
