@@ -11,7 +11,7 @@ from collections.abc import Callable
 from chalicelib.config import Settings, get_settings
 from chalicelib.queue import make_queue
 from chalicelib.queue.interface import Queue
-from chalicelib.registry.client import RegistryClient
+from chalicelib.registry import RegistryClient
 from chalicelib.store import Store
 
 logger = logging.getLogger(__name__)

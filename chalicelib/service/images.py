@@ -10,8 +10,7 @@ import logging
 
 from chalicelib.analysis import analyze_image
 from chalicelib.analysis.interface import AnalysisError, AnalysisReport
-from chalicelib.registry.client import RegistryError
-from chalicelib.registry.reference import InvalidReferenceError, parse_reference
+from chalicelib.registry import InvalidReferenceError, RegistryError, parse_reference
 from chalicelib.service.context import Services
 from chalicelib.service.errors import (
     InvalidRequestError,

@@ -8,7 +8,7 @@ import logging
 
 from chalicelib.policy import DEFAULT_BUNDLE, evaluate_bundle, validate_bundle
 from chalicelib.policy.interface import ImageFacts
-from chalicelib.registry.reference import InvalidReferenceError, parse_reference
+from chalicelib.registry import InvalidReferenceError, parse_reference
 from chalicelib.service.context import Services
 from chalicelib.service.errors import ConflictError, InvalidRequestError, ResourceNotFoundError
 from chalicelib.service.images import get_analysis

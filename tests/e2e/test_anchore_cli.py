@@ -1,0 +1,177 @@
+"""anchore-cli 0.9.3, unchanged, against the server that `make run` starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import REPO_ROOT, SHARED_DIR
+from tools.registry import free_port
+
+CLI_VENV = REPO_ROOT / ".cache" / "anchorecli-venv"
+CLI_PACKAGES = ["click==8.0.1", "prettytable==2.2.0", "python-dateutil", "pyyaml", "requests"]
+PASSWORD = "e2e-password"
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def anchore_cli() -> Path:
+    """Install anchore-cli 0.9.3 into a cached virtual environment and return its program."""
+    program = CLI_VENV / "bin" / "anchore-cli"
+    if not program.exists():
+        pip = [str(CLI_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
+               "--disable-pip-version-check"]
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(CLI_VENV)], check=True)
+            # Its own pins do not build on Python 3.11, hence --no-deps and newer dependencies.
+            subprocess.run([*pip, "--no-deps", "anchorecli==0.9.3"], check=True)
+            subprocess.run([*pip, *CLI_PACKAGES], check=True)
+        except subprocess.CalledProcessError as exc:
+            _missing(f"cannot install anchore-cli 0.9.3 from PyPI: {exc}")
+    return program
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start `python -m chalicelib.local`, as `make run` does, and yield the API base URL."""
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    pypi = SHARED_DIR / "feeds" / "pypi" / "pypa-advisory-database" / "vulns"
+    npm = SHARED_DIR / "feeds" / "npm" / "ghsa"
+    env = dict(
+        os.environ,
+        HOST="127.0.0.1",
+        PORT=str(port),
+        DATA_DIR=str(data_dir),
+        ADMIN_PASSWORD=PASSWORD,
+        FEED_SOURCES=f"osv={pypi},osv={npm}" if pypi.is_dir() else "osv=/nonexistent-feed",
+    )
+    env.pop("DATABASE_URL", None)
+    env.pop("QUEUE_URL", None)
+    log_path = data_dir / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.local"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=log,
+        )
+    base = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    session.trust_env = False
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited early:\n{log_path.read_text()}")
+            try:
+                if session.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not answer within 60 s:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield base + "/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+class Cli:
+    """Runs anchore-cli against the server and keeps what it printed."""
+
+    def __init__(self, program: Path, url: str) -> None:
+        self.program = program
+        self.env = dict(
+            os.environ,
+            ANCHORE_CLI_URL=url,
+            ANCHORE_CLI_USER="admin",
+            ANCHORE_CLI_PASS=PASSWORD,
+            NO_PROXY="127.0.0.1,localhost",
+            no_proxy="127.0.0.1,localhost",
+        )
+
+    def run(self, *args: str, stdin: str = "", expect: int = 0) -> str:
+        result = subprocess.run(
+            [str(self.program), *args], input=stdin, capture_output=True, text=True,
+            env=self.env, timeout=300,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == expect, f"anchore-cli {' '.join(args)}: {output}"
+        return output
+
+
+@pytest.fixture(scope="session")
+def cli(anchore_cli: Path, server: str) -> Cli:
+    return Cli(anchore_cli, server)
+
+
+GO_BUNDLE = {
+    "id": "e2e-go",
+    "name": "e2e go",
+    "version": "1_0",
+    "policies": [{"id": "go", "name": "go", "version": "1_0", "rules": [
+        {"id": "r1", "gate": "always", "trigger": "always", "action": "GO", "params": []}]}],
+    "whitelists": [],
+    "mappings": [{"id": "m1", "name": "all", "registry": "*", "repository": "*",
+                  "image": {"type": "tag", "value": "*"}, "policy_id": "go",
+                  "whitelist_ids": []}],
+}
+
+
+def test_anchore_cli_interactive_workflow(cli: Cli, small_image: str, tmp_path: Path) -> None:
+    assert "Service apiext" in cli.run("system status")
+    cli.run("system", "feeds", "sync", stdin="y\n")
+    feeds = cli.run("system", "feeds", "list")
+    if SHARED_DIR.is_dir():
+        assert "pypi" in feeds
+
+    assert "Image Digest: sha256:" in cli.run("image", "add", small_image)
+    assert "analyzed" in cli.run("image", "wait", small_image, "--interval", "1", "--timeout", "180")
+    assert small_image in cli.run("image", "list")
+    got = cli.run("image", "get", small_image)
+    assert "Distro: debian" in got
+    assert "Distro Version: 12" in got
+
+    assert "zlib1g" in cli.run("image", "content", small_image, "os")
+    assert "urllib3" in cli.run("image", "content", small_image, "python")
+    assert "minimist" in cli.run("image", "content", small_image, "npm")
+    assert "/var/lib/dpkg/status" in cli.run("image", "content", small_image, "files")
+
+    all_vulns = cli.run("image", "vuln", small_image, "all")
+    non_os = cli.run("image", "vuln", small_image, "non-os")
+    cli.run("image", "vuln", small_image, "os")
+    if SHARED_DIR.is_dir():
+        assert "GHSA-vh95-rmgr-6w4m" in all_vulns
+        assert "GHSA-vh95-rmgr-6w4m" in non_os
+
+    assert "schemaVersion" in cli.run("image", "metadata", small_image, "manifest")
+    assert "EXPOSE 22" in cli.run("image", "metadata", small_image, "dockerfile")
+
+    # The default bundle stops on an exposed port 22.
+    detail = cli.run("evaluate", "check", small_image, "--detail", expect=1)
+    assert "Status: fail" in detail
+    assert "exposed_ports" in detail
+
+    bundle_path = tmp_path / "bundle.json"
+    bundle_path.write_text(json.dumps(GO_BUNDLE))
+    cli.run("policy", "add", str(bundle_path))
+    assert "e2e-go" in cli.run("policy", "list")
+    cli.run("policy", "activate", "e2e-go")
+    assert '"always"' in cli.run("policy", "get", "e2e-go", "--detail")
+    assert "Status: pass" in cli.run("evaluate", "check", small_image, expect=0)
+
+    cli.run("image", "del", small_image)
+    cli.run("image", "get", small_image, expect=1)
