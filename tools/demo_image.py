@@ -122,8 +122,12 @@ def main() -> int:
     """Build the demo image into the directory given on the command line."""
     parser = argparse.ArgumentParser(description="Build the demo image as an OCI layout.")
     parser.add_argument("out", type=Path, help="directory of the OCI layout to write")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
-                        help=f"package cache directory (default: {DEFAULT_CACHE_DIR})")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=DEFAULT_CACHE_DIR,
+        help=f"package cache directory (default: {DEFAULT_CACHE_DIR})",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     build_demo_image(args.out, args.cache_dir)

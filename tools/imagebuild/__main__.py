@@ -46,18 +46,41 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser(
         "build", help="build an image with one layer per kind of package (debs, wheels, npm)"
     )
-    build.add_argument("output", type=Path, help="OCI layout directory, or archive file with "
-                       "--format docker-archive")
-    build.add_argument("--tag", default="latest", help="tag in the layout, or repository:tag "
-                       "of the archive (default: latest)")
-    build.add_argument("--format", choices=["oci", "docker-archive"], default="oci",
-                       help="output format (default: oci)")
-    build.add_argument("--compression", choices=["gzip", "none"], default="gzip",
-                       help="layer compression in an OCI layout (default: gzip)")
-    build.add_argument("--node-modules", default="/usr/lib/node_modules",
-                       help="directory the npm packages go into (default: /usr/lib/node_modules)")
-    build.add_argument("--expose", type=int, action="append", default=[], metavar="PORT",
-                       help="TCP port to declare as exposed; repeat for more")
+    build.add_argument(
+        "output",
+        type=Path,
+        help="OCI layout directory, or archive file with --format docker-archive",
+    )
+    build.add_argument(
+        "--tag",
+        default="latest",
+        help="tag in the layout, or repository:tag of the archive (default: latest)",
+    )
+    build.add_argument(
+        "--format",
+        choices=["oci", "docker-archive"],
+        default="oci",
+        help="output format (default: oci)",
+    )
+    build.add_argument(
+        "--compression",
+        choices=["gzip", "none"],
+        default="gzip",
+        help="layer compression in an OCI layout (default: gzip)",
+    )
+    build.add_argument(
+        "--node-modules",
+        default="/usr/lib/node_modules",
+        help="directory the npm packages go into (default: /usr/lib/node_modules)",
+    )
+    build.add_argument(
+        "--expose",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="TCP port to declare as exposed; repeat for more",
+    )
     build.add_argument("--user", help="user the container runs as")
     build.add_argument("--cmd", nargs="+", help="default command, in exec form")
     _add_package_options(build)
@@ -67,21 +90,41 @@ def _parser() -> argparse.ArgumentParser:
     push_command.add_argument("layout", type=Path, help="OCI layout directory")
     push_command.add_argument("tag", help="tag of the image in the layout")
     push_command.add_argument("reference", help="destination, for example 127.0.0.1:5000/demo:1")
-    push_command.add_argument("--creds", metavar="USER:PASSWORD",
-                              help="credentials for the destination registry")
+    push_command.add_argument(
+        "--creds", metavar="USER:PASSWORD", help="credentials for the destination registry"
+    )
     push_command.set_defaults(run=_run_push)
     return parser
 
 
 def _add_package_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--deb", action="append", default=[], metavar="NAME[=VERSION]",
-                        help="Debian package from this machine's apt sources; repeat for more")
-    parser.add_argument("--wheel", action="append", default=[], metavar="REQUIREMENT",
-                        help="wheel from PyPI, such as requests==2.19.1; repeat for more")
-    parser.add_argument("--npm", action="append", default=[], metavar="NAME@VERSION",
-                        help="npm package, such as lodash@4.17.4; repeat for more")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
-                        help=f"package cache directory (default: {DEFAULT_CACHE_DIR})")
+    parser.add_argument(
+        "--deb",
+        action="append",
+        default=[],
+        metavar="NAME[=VERSION]",
+        help="Debian package from this machine's apt sources; repeat for more",
+    )
+    parser.add_argument(
+        "--wheel",
+        action="append",
+        default=[],
+        metavar="REQUIREMENT",
+        help="wheel from PyPI, such as requests==2.19.1; repeat for more",
+    )
+    parser.add_argument(
+        "--npm",
+        action="append",
+        default=[],
+        metavar="NAME@VERSION",
+        help="npm package, such as lodash@4.17.4; repeat for more",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=DEFAULT_CACHE_DIR,
+        help=f"package cache directory (default: {DEFAULT_CACHE_DIR})",
+    )
 
 
 def _run_fetch(args: argparse.Namespace) -> None:

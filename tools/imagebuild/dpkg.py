@@ -144,7 +144,9 @@ def parse_control(text: str) -> list[ControlField]:
             continue
         name, colon, raw = line.partition(":")
         if not colon:
-            raise ImageBuildError(f"control line {line!r} has no field name; expected 'Name: value'")
+            raise ImageBuildError(
+                f"control line {line!r} has no field name; expected 'Name: value'"
+            )
         fields.append(ControlField(name.strip(), raw))
     return fields
 
@@ -240,7 +242,9 @@ class DpkgDatabase:
         for key, record in self._installed.items():
             if name in (key, record.package.name):
                 return record
-        raise ImageBuildError(f"package {name!r} is not installed; installed: {sorted(self._installed)}")
+        raise ImageBuildError(
+            f"package {name!r} is not installed; installed: {sorted(self._installed)}"
+        )
 
     def _unpack(self, layer: Layer, package: DebPackage) -> _InstalledPackage:
         files = ["/."]
@@ -266,8 +270,11 @@ class DpkgDatabase:
             elif info.islnk():
                 layer.add_hardlink(target, self.image_path(info.linkname), int(info.mtime))
             else:
-                logger.warning("skipping %s in %s: device and fifo entries are not supported",
-                               shipped, package.path.name)
+                logger.warning(
+                    "skipping %s in %s: device and fifo entries are not supported",
+                    shipped,
+                    package.path.name,
+                )
 
         conffiles = []
         for line in package.control_files.get("conffiles", (b"", 0))[0].decode().splitlines():
@@ -303,9 +310,7 @@ class DpkgDatabase:
             layer.add_file(target, by_path[source], 0o644)
 
     def _write_status(self, layer: Layer) -> None:
-        paragraphs = [
-            _status_paragraph(self._installed[key]) for key in sorted(self._installed)
-        ]
+        paragraphs = [_status_paragraph(self._installed[key]) for key in sorted(self._installed)]
         layer.add_dir(INFO_DIR)
         layer.add_file(STATUS_PATH, "".join(paragraphs).encode("utf-8"))
 

@@ -103,9 +103,9 @@ def fetch_wheels(requirements: Iterable[str], cache_dir: Path = DEFAULT_CACHE_DI
 def fetch_npm(specs: Iterable[str], cache_dir: Path = DEFAULT_CACHE_DIR) -> list[Path]:
     """Return the cached tarball of each `name@version` spec, downloading with `npm pack`.
 
-    Scoped names (`@scope/name@1.2.3`) are accepted. Only a spec with an exact version can be
-    found in the cache without asking the registry; a range such as `lodash@^4` runs `npm pack`
-    every time, and npm serves it from its own cache when it can.
+    Scoped names (`@scope/name@1.2.3`) are accepted. Only a spec with an exact version is looked
+    up in this cache. A range such as `lodash@^4` runs `npm pack` every time, and npm then
+    serves the tarball from its own cache when it can.
     """
     requested = list(specs)
     npm_dir = cache_dir / "npm"

@@ -65,7 +65,7 @@ class ImageConfig:
     """Ports as `22/tcp`."""
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     healthcheck: dict[str, Any] | None = None
-    """Docker's `Healthcheck` object: `Test`, and `Interval`, `Timeout` in nanoseconds, `Retries`."""
+    """Docker's `Healthcheck` object: `Test`, `Retries`, and `Interval`, `Timeout` in ns."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the config as the `config` member of an image config blob."""
@@ -213,7 +213,7 @@ class ImageBuilder:
         }
         dump = (
             f'&{{["CMD-SHELL" {json.dumps(command)}] "{_go_duration(interval)}" '
-            f"\"{_go_duration(timeout)}\" \"0s\" '\\x{retries:02x}'}}"
+            f'"{_go_duration(timeout)}" "0s" \'\\x{retries:02x}\'}}'
         )
         self.add_history(nop_step(f" HEALTHCHECK {dump}"))
 
@@ -393,7 +393,7 @@ def _write_blob_from_file(source: Path, blobs: Path) -> tuple[str, int]:
     with tempfile.NamedTemporaryFile(dir=blobs, prefix=".blob-", delete=False) as raw:
         hashing = _HashingWriter(raw)
         with source.open("rb") as reader:
-            shutil.copyfileobj(reader, hashing, _COPY_CHUNK)  # type: ignore[misc]
+            shutil.copyfileobj(reader, hashing, _COPY_CHUNK)
     return _move_blob(Path(raw.name), hashing, blobs)
 
 
@@ -401,9 +401,16 @@ def _write_gzip_blob(source: Path, blobs: Path) -> tuple[str, int]:
     with tempfile.NamedTemporaryFile(dir=blobs, prefix=".blob-", delete=False) as raw:
         hashing = _HashingWriter(raw)
         # A zero gzip mtime and no file name keep the compressed bytes reproducible.
-        with gzip.GzipFile(
-            filename="", mode="wb", fileobj=hashing, compresslevel=6, mtime=0  # type: ignore[arg-type]
-        ) as compressed, source.open("rb") as reader:
+        with (
+            gzip.GzipFile(
+                filename="",
+                mode="wb",
+                fileobj=hashing,
+                compresslevel=6,
+                mtime=0,
+            ) as compressed,
+            source.open("rb") as reader,
+        ):
             shutil.copyfileobj(reader, compressed, _COPY_CHUNK)
     return _move_blob(Path(raw.name), hashing, blobs)
 
@@ -454,7 +461,7 @@ def _write_docker_tar(
     layer_names = []
     parent_id = ""
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as archive:
-        for layer_file, layer in zip(layer_files, layers):
+        for layer_file, layer in zip(layer_files, layers, strict=True):
             # Docker's legacy layer ids chain the parent's id, so equal layers at different
             # depths (two empty layers, say) still get distinct directories.
             layer_id = hashlib.sha256(f"{parent_id}\n{layer.diff_id}".encode()).hexdigest()
@@ -493,7 +500,7 @@ def _canonical_json(value: Any) -> bytes:
 
 
 def _timestamp(seconds: int) -> str:
-    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -159,19 +159,16 @@ class Layer:
             parts = entry.path.split("/")
             for depth in range(1, len(parts)):
                 parent = "/".join(parts[:depth])
-                if parent in written:
-                    continue
-                written.add(parent)
                 explicit = self._entries.get(parent)
-                if explicit is not None and explicit.type is EntryType.DIR:
-                    yield explicit
-                elif explicit is not None:
+                if explicit is not None and explicit.type is not EntryType.DIR:
                     raise ImageBuildError(
                         f"layer entry {entry.path!r} lies under {parent!r}, which this layer "
                         f"adds as a {explicit.type.value}, not a directory"
                     )
-                else:
-                    yield LayerEntry(parent, EntryType.DIR, 0o755)
+                if parent in written:
+                    continue
+                written.add(parent)
+                yield explicit or LayerEntry(parent, EntryType.DIR, 0o755)
             written.add(entry.path)
             yield entry
 

@@ -198,8 +198,9 @@ class _WheelInstaller:
                     continue
                 rows.append([moved.get(row[0], row[0]), *row[1:]])
         else:
-            logger.warning("%s has no RECORD; writing one with the installer's files only",
-                           self.wheel_path)
+            logger.warning(
+                "%s has no RECORD; writing one with the installer's files only", self.wheel_path
+            )
         rows += extra_rows
         rows.append([record_name, "", ""])
         output = io.StringIO()
