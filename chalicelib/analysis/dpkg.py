@@ -29,7 +29,13 @@ EXCLUDE_PATTERNS = tuple(f"/var/lib/dpkg/status.d/*.{suffix}" for suffix in CONT
 # Debian Policy 5.6.12: [epoch:]upstream_version[-debian_revision], upstream starting with a digit.
 _VERSION = re.compile(r"^(?:\d+:)?\d[A-Za-z0-9.+~:-]*$")
 _SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?$")
-_LICENSE_LINE = re.compile(r"^License:[ \t]*(\S.*?)\s*$", re.MULTILINE)
+# A DEP-5 `License:` line names a license or a short expression; free-form copyright files also
+# contain lines that start with "License:" followed by prose, which are not names.
+_LICENSE_LINE = re.compile(
+    r"^License:[ \t]*([A-Za-z0-9][\w.+-]*(?:,? (?:or|and|with|OR|AND|WITH) [A-Za-z0-9][\w.+-]*)*)"
+    r"[ \t]*$",
+    re.MULTILINE,
+)
 _COMMON_LICENSE = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+_-]*)")
 
 

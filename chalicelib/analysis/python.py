@@ -105,7 +105,7 @@ def _licenses(metadata: email.message.Message) -> list[str]:
 
 def _installed_files(package_dir: str, context: ParseContext) -> list[str]:
     """List the files from `RECORD` (dist-info) or `installed-files.txt` (egg-info)."""
-    if package_dir.endswith(".dist-info"):
+    if package_dir.lower().endswith("dist-info"):
         record = context.read(package_dir + "/RECORD")
         base = posixpath.dirname(package_dir)
         if record is None:
