@@ -13,6 +13,7 @@ from chalicelib.policy.gate import (
 from chalicelib.policy.interface import ImageFacts
 from chalicelib.policy.params import ParamSpec, ParamType, ParamValues
 from chalicelib.vulns.interface import VulnsError
+from chalicelib.vulns.versions import get_scheme
 
 # Version schemes of `chalicelib.vulns.versions` by package type.
 _VERSION_SCHEMES = {
@@ -34,15 +35,9 @@ def compare_versions(package: Package, version: str) -> int:
     than, equal to or higher than `version`. Raises `TriggerEvaluationError` when the package
     type has no version scheme or a version is invalid in it.
     """
-    # Imported here so that the policy engine loads even where the schemes are unavailable.
-    from chalicelib.vulns.versions import get_scheme
-
-    scheme_name = _VERSION_SCHEMES.get(package.type)
     try:
-        if scheme_name is None:
-            raise KeyError(package.type.value)
-        return get_scheme(scheme_name).compare(package.version, version)
-    except (KeyError, ValueError, VulnsError) as exc:
+        return get_scheme(_VERSION_SCHEMES[package.type]).compare(package.version, version)
+    except (KeyError, VulnsError) as exc:
         raise TriggerEvaluationError(
             f"cannot compare version {package.version!r} of {package.type.value} package "
             f"{package.name!r} with {version!r}: {exc}; use version_match_type=exact"

@@ -117,7 +117,11 @@ def _format_tuples(values: dict[str, object]) -> str:
 def _days_ago(context: TriggerContext, days: int | None) -> datetime.datetime | None:
     if days is None:
         return None
-    return context.now - datetime.timedelta(seconds=days * _SECONDS_PER_DAY)
+    try:
+        return context.now - datetime.timedelta(seconds=days * _SECONDS_PER_DAY)
+    except OverflowError:
+        # More days than the calendar holds: every time is more recent than that.
+        return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
 
 
 def _package_message(
