@@ -1,8 +1,9 @@
 """Version schemes for vulnerability matching: validity and ordering of package versions.
 
-Each scheme validates and compares the versions of one package ecosystem: `deb` (dpkg), `apk` (apk-tools),
-`pep440` (Python), `npm` (node-semver) and `semver` (SemVer 2.0.0, which OSV `SEMVER` ranges of
-Go, crates.io and npm use). Look a scheme up by name with `get_scheme`; `SCHEMES` lists them all.
+Each scheme validates and compares the versions of one package ecosystem: `deb` (dpkg), `apk`
+(apk-tools), `pep440` (Python), `npm` (node-semver) and `semver` (SemVer 2.0.0, which OSV `SEMVER`
+ranges of Go, crates.io and npm use). `get_scheme` looks a scheme up by name, and `SCHEMES` lists
+them all.
 
 Range helpers that only make sense in one scheme live in its module and are re-exported here:
 `fuzzy_match` (apk's `~`), `parse_range`, `satisfies` and `outside` (npm ranges), and
