@@ -1,6 +1,6 @@
 """Image analysis: stream the layers once, squash them, and catalog what the image contains.
 
-`analyze_image` is the entry point. `CATALOGERS` is the one table of package catalogers; each
+`analyze_image` is the entry point. `CATALOGERS` is the one table of package catalogers. Each
 entry names a parse function in its ecosystem's module and the globs of the files it reads.
 """
 

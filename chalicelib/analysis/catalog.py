@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class ParseContext:
-    """What a parser may consult besides the file it parses."""
+    """Inputs of a parser besides the file it parses."""
 
     distro: Distro | None
     """Distribution of the image, for purl qualifiers; None when it is unknown."""
@@ -186,7 +186,7 @@ def _parse_safely(
 ) -> ParseResult:
     try:
         return cataloger.parser(path, content, context)
-    # A parser bug or an input nobody foresaw must not void the analysis of the whole image.
+    # A parser bug or an unforeseen input must not void the analysis of the whole image.
     except Exception as error:  # noqa: BLE001
         logger.exception("cataloger=%s failed on %s", cataloger.id, path)
         return ParseResult(

@@ -73,7 +73,7 @@ def detect_distro(
     Order: `/etc/os-release`, `/usr/lib/os-release`, then `/etc/alpine-release`,
     `/etc/debian_version`, `/etc/redhat-release`, `/etc/lsb-release`, `/etc/centos-release`, and
     last a `/bin/busybox` binary (id `busybox`). `read` returns a file's content with symbolic
-    links followed; `exists` tells whether a path exists.
+    links followed, and `exists` returns whether a path exists.
     """
     for path in OS_RELEASE_PATHS:
         content = read(path)

@@ -40,7 +40,7 @@ _COMMON_LICENSE = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9
 
 
 def parse_dpkg_status(location: str, content: bytes, context: ParseContext) -> ParseResult:
-    """Parse a dpkg status file into the packages whose `Status` says `installed`.
+    """Parse a dpkg status file into the packages whose `Status` ends in `installed`.
 
     A paragraph without `Status` counts as installed, as in distroless `status.d` files. A
     paragraph that is malformed or has no valid `Version` becomes an `Unknown` and the rest of the

@@ -96,7 +96,7 @@ class LayerEntry:
 
 @dataclasses.dataclass
 class LayerContents:
-    """What one layer writes and deletes, before it is applied to the squashed view."""
+    """The paths one layer writes and deletes, before it is applied to the squashed view."""
 
     digest: str
     entries: dict[str, LayerEntry] = dataclasses.field(default_factory=dict)
@@ -229,8 +229,8 @@ class _LayerReader:
         size = member.size
         self._forget(path)
         if member.sparse:
-            # TODO: sparse entries are listed without a hash or content; rebuilding the file
-            # from the sparse map is not implemented, and container layers rarely hold them.
+            # TODO: sparse entries are listed without a hash or content, because rebuilding the
+            # file from the sparse map is not implemented. Container layers rarely contain them.
             logger.debug("skipping content of sparse file %s in layer=%s", path, self.digest)
             return LayerEntry(
                 path, FileType.FILE, member.mode, member.uid, member.gid, size, None, None,

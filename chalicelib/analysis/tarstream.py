@@ -111,18 +111,22 @@ class LayerByteStream:
 
     def _inflate(self) -> bytes:
         while self._inflater is not None:
-            if not self._pending:
-                if self._raw_done:
-                    raise LayerError(
-                        f"layer {self.layer} is truncated: its gzip stream ends early; "
-                        "pull or build the image again"
-                    )
+            inflater = self._inflater
+            if not self._pending and not self._raw_done:
                 self._pending = self._read_raw()
                 self._raw_done = not self._pending
                 continue
-            inflater = self._inflater
             try:
-                output = inflater.decompress(self._pending, _OUTPUT_SIZE)
+                if self._pending:
+                    output = inflater.decompress(self._pending, _OUTPUT_SIZE)
+                else:
+                    # The input is used up, but zlib may still hold output of the last symbols.
+                    output = inflater.flush()
+                    if not inflater.eof:
+                        raise LayerError(
+                            f"layer {self.layer} is truncated: its gzip stream ends early; "
+                            "pull or build the image again"
+                        )
             except zlib.error as error:
                 raise LayerError(
                     f"layer {self.layer} has invalid gzip data ({error}); "
@@ -251,7 +255,7 @@ def iter_members(stream: LayerByteStream) -> Iterator[TarMember]:
     """Yield the entries of the tar archive in `stream`.
 
     The caller may read up to `member.data_size` bytes of each entry's data from `stream` before
-    asking for the next entry; what it leaves unread is skipped. Raises `LayerError` for a header
+    it requests the next entry. Data it leaves unread is skipped. Raises `LayerError` for a header
     with a bad checksum or a number that cannot be parsed, and for an archive cut short.
     """
     layer = stream.layer
