@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from chalicelib.registry.errors import AuthenticationError, RegistryUnavailableError
+from chalicelib.registry.transport import request_proxies
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +88,13 @@ class RegistryAuth:
         session: requests.Session,
         credentials: Mapping[str, tuple[str, str]],
         timeout: float | tuple[float, float],
-        check_realm: Callable[[str], dict[str, Any] | None],
+        check_realm: Callable[[str], None],
     ) -> None:
         """Create the authenticator.
 
         `credentials` maps a normalized registry name to `(user, password)`. `timeout` applies to
         token requests. `check_realm(url)` raises `AuthenticationError` when a token realm may
-        not be used (plain HTTP to a remote host) and returns the `proxies` argument for it.
+        not be used (plain HTTP to a remote host).
         """
         self._session = session
         self._credentials = dict(credentials)
@@ -174,7 +175,7 @@ class RegistryAuth:
             return cached.value
 
         realm = challenge.params["realm"]
-        proxies = self._check_realm(realm)
+        self._check_realm(realm)
         scopes = [scope]
         challenge_scope = challenge.params.get("scope")
         if challenge_scope and challenge_scope != scope:
@@ -191,7 +192,7 @@ class RegistryAuth:
                 params=params,
                 auth=credentials,
                 timeout=self._timeout,
-                proxies=proxies,
+                proxies=request_proxies(),
             )
         except requests.RequestException as error:
             raise RegistryUnavailableError(

@@ -7,7 +7,6 @@ registries the caller lists as insecure are reached over plain HTTP, all others 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, cast
@@ -42,6 +41,7 @@ from chalicelib.registry.manifest import (
 )
 from chalicelib.registry.platform import DEFAULT_PLATFORM, Platform
 from chalicelib.registry.reference import ImageReference, normalize_registry_host, parse_reference
+from chalicelib.registry.transport import is_loopback, request_proxies
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,6 @@ DEFAULT_TIMEOUT = (10.0, 60.0)
 
 _MAX_TAG_PAGES = 1000
 _TAGS_PAGE_SIZE = 1000
-_NO_PROXY: dict[str, Any] = {"http": None, "https": None}
-"""`proxies` value that makes `requests` ignore proxy environment variables for one request."""
 
 
 @dataclasses.dataclass
@@ -138,7 +136,7 @@ class RegistryClient:
             for registry, pair in (credentials or {}).items()
         }
         self._auth = RegistryAuth(
-            self._session, normalized_credentials, timeout, self._realm_proxies
+            self._session, normalized_credentials, timeout, self._check_realm
         )
 
     def __enter__(self) -> RegistryClient:
@@ -335,7 +333,7 @@ class RegistryClient:
                     headers=request_headers,
                     timeout=self._timeout,
                     stream=stream,
-                    proxies=self._proxies(registry),
+                    proxies=request_proxies(),
                 )
             except requests.RequestException as error:
                 raise RegistryUnavailableError(
@@ -354,20 +352,16 @@ class RegistryClient:
         return f"{scheme}://{reference.api_registry}/v2/{reference.repository}/{path}"
 
     def _allows_plain_http(self, registry: str) -> bool:
-        return _is_loopback(registry) or normalize_registry_host(registry) in self._insecure
+        return is_loopback(registry) or normalize_registry_host(registry) in self._insecure
 
-    def _proxies(self, registry: str) -> dict[str, Any] | None:
-        # Proxies in the environment must not catch traffic to this machine.
-        return _NO_PROXY if _is_loopback(registry) else None
-
-    def _realm_proxies(self, realm: str) -> dict[str, Any] | None:
-        """Check that a token realm may be used and return the proxies for requests to it."""
+    def _check_realm(self, realm: str) -> None:
+        """Raise `AuthenticationError` unless a token realm is HTTPS or may use plain HTTP."""
         parts = urlsplit(realm)
         host = parts.netloc.rpartition("@")[2]
-        if parts.scheme == "https" and host:
-            return self._proxies(host)
-        if parts.scheme == "http" and host and self._allows_plain_http(host):
-            return self._proxies(host)
+        if host and parts.scheme == "https":
+            return
+        if host and parts.scheme == "http" and self._allows_plain_http(host):
+            return
         raise AuthenticationError(
             f"token realm {realm!r} is not an https URL; credentials are sent only over HTTPS "
             "unless the realm's host is a loopback address or listed as an insecure registry"
@@ -432,21 +426,6 @@ class RegistryClient:
 
 def _as_reference(ref: ImageReference | str) -> ImageReference:
     return ref if isinstance(ref, ImageReference) else parse_reference(ref)
-
-
-def _is_loopback(registry: str) -> bool:
-    """Whether a registry `host[:port]` is `localhost` or an address in 127.0.0.0/8 or ::1."""
-    host = registry.lower()
-    if host.startswith("["):
-        host = host[1 : host.find("]")]
-    elif host.count(":") == 1:
-        host = host.partition(":")[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_header_digest(

@@ -140,7 +140,7 @@ class VerifyingReader(io.RawIOBase):
         if actual != self._digest:
             self._fail(f"{self._what} has digest {actual}, not the expected {self._digest}")
         self._verified = True
-        logger.debug("verified %s: %s bytes, %s", self._what, self._count, self._digest)
+        logger.debug("verified %s (%s bytes)", self._what, self._count)
 
     def _fail(self, reason: str) -> None:
         self._failure = (
