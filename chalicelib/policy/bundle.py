@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 import enum
 from collections import Counter
+from typing import TypeGuard
 
 from pydantic import BaseModel, ConfigDict
 
@@ -171,7 +172,7 @@ class Whitelist:
     items: tuple[WhitelistItem, ...]
 
 
-def _is_text(value: object) -> bool:
+def _is_text(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())
 
 
@@ -349,25 +350,34 @@ def _was_given(raw_params: list, name: str, trigger: TriggerSpec) -> bool:
     return False
 
 
-def compile_policy(raw: object, *, strict: bool) -> tuple[Policy | None, list[BundleProblem]]:
+def _as_entry(label: str, raw: object) -> dict | BundleProblem:
+    """Return a policy or whitelist document, or the problem when it is no object or has no id."""
+    if not isinstance(raw, dict):
+        return BundleProblem(
+            message=f"{label} is not a JSON object", problem_type="ValidationError"
+        )
+    if not _is_text(raw.get("id")):
+        return BundleProblem(
+            message=f'{label} has no id; add an "id" string', problem_type="ValidationError"
+        )
+    return raw
+
+
+def compile_policy(
+    raw: object, *, strict: bool, label: str = "policy"
+) -> tuple[Policy | None, list[BundleProblem]]:
     """Validate a policy and its rules; the policy is None when any rule has a problem.
 
-    Rules of end-of-life gates are not problems in lenient mode (`strict=False`).
+    Rules of end-of-life gates are not problems in lenient mode (`strict=False`). `label`
+    names the policy in problems when it has no id, such as `policies[2]`.
     """
-    if not isinstance(raw, dict):
-        return None, [
-            BundleProblem(message="policy is not a JSON object", problem_type="ValidationError")
-        ]
-    policy_id = raw.get("id")
-    if not _is_text(policy_id):
-        return None, [
-            BundleProblem(
-                message=f"policy {raw.get('name')!r} has no id", problem_type="ValidationError"
-            )
-        ]
+    entry = _as_entry(label, raw)
+    if isinstance(entry, BundleProblem):
+        return None, [entry]
+    policy_id = entry["id"]
     location = _Location(policy_id=policy_id)
-    problems = _check_version(raw, location, "policy")
-    raw_rules = raw.get("rules")
+    problems = _check_version(entry, location, "policy")
+    raw_rules = entry.get("rules")
     if not isinstance(raw_rules, list):
         problems.append(location.problem("ValidationError", "rules is missing or not a list"))
         return None, problems
@@ -380,26 +390,24 @@ def compile_policy(raw: object, *, strict: bool) -> tuple[Policy | None, list[Bu
             rules.append(rule)
     if problems:
         return None, problems
-    name = raw.get("name") if isinstance(raw.get("name"), str) else None
+    name = entry.get("name") if isinstance(entry.get("name"), str) else None
     return Policy(policy_id, name, tuple(rules)), []
 
 
-def compile_whitelist(raw: object) -> tuple[Whitelist | None, list[BundleProblem]]:
-    """Validate a whitelist; the whitelist is None when it has a problem."""
-    if not isinstance(raw, dict):
-        return None, [
-            BundleProblem(message="whitelist is not a JSON object", problem_type="ValidationError")
-        ]
-    whitelist_id = raw.get("id")
-    if not _is_text(whitelist_id):
-        return None, [
-            BundleProblem(
-                message=f"whitelist {raw.get('name')!r} has no id", problem_type="ValidationError"
-            )
-        ]
+def compile_whitelist(
+    raw: object, *, label: str = "whitelist"
+) -> tuple[Whitelist | None, list[BundleProblem]]:
+    """Validate a whitelist; the whitelist is None when it has a problem.
+
+    `label` names the whitelist in problems when it has no id, such as `whitelists[0]`.
+    """
+    entry = _as_entry(label, raw)
+    if isinstance(entry, BundleProblem):
+        return None, [entry]
+    whitelist_id = entry["id"]
     location = _Location(whitelist_id=whitelist_id)
-    problems = _check_version(raw, location, "whitelist")
-    raw_items = raw.get("items")
+    problems = _check_version(entry, location, "whitelist")
+    raw_items = entry.get("items")
     if not isinstance(raw_items, list):
         problems.append(location.problem("ValidationError", "items is missing or not a list"))
         return None, problems
@@ -412,7 +420,7 @@ def compile_whitelist(raw: object) -> tuple[Whitelist | None, list[BundleProblem
             items.append(item)
     if problems:
         return None, problems
-    name = raw.get("name") if isinstance(raw.get("name"), str) else None
+    name = entry.get("name") if isinstance(entry.get("name"), str) else None
     return Whitelist(whitelist_id, name, tuple(items)), []
 
 
@@ -591,7 +599,8 @@ def _duplicate_problem(kind: str, object_id: str, count: int) -> BundleProblem:
     return BundleProblem(
         message=f"{kind} id {object_id!r} is used by {count} {kind} entries; give each a unique id",
         problem_type="DuplicateIdentifierFoundError",
-        **({"policy_id": object_id} if kind == "policy" else {"whitelist_id": object_id}),
+        policy_id=object_id if kind == "policy" else None,
+        whitelist_id=object_id if kind == "whitelist" else None,
     )
 
 
@@ -646,32 +655,35 @@ def validate_bundle(bundle: dict, *, strict: bool = True) -> list[BundleProblem]
     each whitelist and item, each mapping and image selection rule, the policies and
     whitelists that mappings name, and duplicate ids. With `strict` (used when a bundle is
     added or replaced) rules of end-of-life gates and triggers are problems that name the
-    successor; without it they are accepted, as evaluation accepts them.
+    successor; without it they are accepted, as evaluation accepts them. A `bundle` that is
+    not a JSON object gives one problem.
     """
-    problems = check_bundle_header(bundle)
-    if not isinstance(bundle, dict):
+    document: object = bundle
+    problems = check_bundle_header(document)
+    if not isinstance(document, dict):
         return problems
 
-    for section, kind, compile_entry in (
-        ("policies", "policy", lambda raw: compile_policy(raw, strict=strict)),
-        ("whitelists", "whitelist", compile_whitelist),
-    ):
-        entries = bundle.get(section)
+    for section, kind in (("policies", "policy"), ("whitelists", "whitelist")):
+        entries = document.get(section)
         if not isinstance(entries, list):
             continue
-        for raw in entries:
-            problems += compile_entry(raw)[1]
+        for index, raw in enumerate(entries):
+            label = f"{section}[{index}]"
+            if section == "policies":
+                problems += compile_policy(raw, strict=strict, label=label)[1]
+            else:
+                problems += compile_whitelist(raw, label=label)[1]
         ids = Counter(
-            raw.get("id") for raw in entries if isinstance(raw, dict) and _is_text(raw.get("id"))
+            raw["id"] for raw in entries if isinstance(raw, dict) and _is_text(raw.get("id"))
         )
         for object_id, count in ids.items():
             if count > 1:
                 problems.append(_duplicate_problem(kind, object_id, count))
 
-    problems += check_selection_rules(bundle)
-    mappings = bundle.get("mappings")
+    problems += check_selection_rules(document)
+    mappings = document.get("mappings")
     if isinstance(mappings, list):
         for index, raw in enumerate(mappings):
             if isinstance(raw, dict) and not check_selection_rule(raw, "mappings", index):
-                problems += check_references(bundle, raw, index, include_duplicates=False)
+                problems += check_references(document, raw, index, include_duplicates=False)
     return problems

@@ -100,7 +100,7 @@ def selection_rule_matches(
     if not pattern_matches(rule["repository"], reference.repository):
         return False
     image = rule["image"]
-    value = image.get("value")
+    value: str = image["value"]
     if image.get("type") == "digest":
         return value == image_digest
     if image.get("type") == "id":

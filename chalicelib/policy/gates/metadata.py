@@ -117,14 +117,15 @@ _CHECKS_WITHOUT_VALUE = ("exists", "not_exists")
 def _evaluate_attribute(context: TriggerContext, params: ParamValues) -> list[Firing]:
     name = params.text("attribute") or ""
     check = params.text("check") or ""
-    value: object = params.text("value")
-    if check not in _CHECKS_WITHOUT_VALUE and not value:
+    raw_value = params.text("value")
+    if check not in _CHECKS_WITHOUT_VALUE and not raw_value:
         return []
 
     image_value = _ATTRIBUTES[name].read(context.facts)
     # The rule value takes the type of the image value, so sizes and counts compare as numbers.
-    if value is not None and isinstance(image_value, (int, float, str)):
-        value = parse_size(str(value)) if name == "size" else type(image_value)(value)
+    value: object = raw_value
+    if raw_value is not None and isinstance(image_value, (int, float, str)):
+        value = parse_size(raw_value) if name == "size" else type(image_value)(raw_value)
 
     if not _CHECKS[check](image_value, value):
         return []
