@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,7 +84,10 @@ def _parser() -> argparse.ArgumentParser:
         help="TCP port to declare as exposed; repeat for more",
     )
     build.add_argument("--user", help="user the container runs as")
-    build.add_argument("--cmd", nargs="+", help="default command, in exec form")
+    build.add_argument(
+        "--cmd",
+        help="default command: a JSON array, or a string split as a shell would split it",
+    )
     _add_package_options(build)
     build.set_defaults(run=_run_build)
 
@@ -150,7 +155,7 @@ def _run_build(args: argparse.Namespace) -> None:
     if args.user:
         builder.user(args.user)
     if args.cmd:
-        builder.cmd(args.cmd)
+        builder.cmd(_command_arguments(args.cmd))
     if not builder.layers:
         raise ImageBuildError("no packages given; pass --deb, --wheel or --npm")
 
@@ -160,6 +165,18 @@ def _run_build(args: argparse.Namespace) -> None:
     else:
         image = builder.write_docker_archive(args.output, args.tag)
         print(image.config_digest)
+
+
+def _command_arguments(text: str) -> list[str]:
+    if not text.lstrip().startswith("["):
+        return shlex.split(text)
+    try:
+        arguments = json.loads(text)
+    except ValueError as error:
+        raise ImageBuildError(f"--cmd {text!r} is not a valid JSON array") from error
+    if not isinstance(arguments, list) or not all(isinstance(item, str) for item in arguments):
+        raise ImageBuildError(f"--cmd {text!r} must be a JSON array of strings")
+    return arguments
 
 
 def _run_push(args: argparse.Namespace) -> None:
