@@ -2,8 +2,9 @@
 
 Anchore applies `re.match(regex, line)` to every line of every regular file up to `MAXFILESIZE`
 bytes. Doing that literally costs tens of microseconds per file, so each pattern gets a
-prefilter, which is the longest literal that every match must contain. Only the lines that contain the
-literal are matched with the regex, which gives the same lines at a fraction of the cost.
+prefilter, which is the longest literal that every match must contain. Only the lines that
+contain the literal are matched with the regex, which gives the same lines at a fraction of the
+cost.
 """
 
 from __future__ import annotations

@@ -80,9 +80,10 @@ class SquashedView:
 
     def _update_kept(self, layer: LayerContents, deleted: set[str], prefixes: list[str]) -> None:
         kept = self._kept
+        deleted_prefixes = tuple(prefixes)
         for path in list(kept):
             overwritten = path in layer.entries and path not in layer.kept
-            if overwritten or path in deleted or path.startswith(tuple(prefixes)):
+            if overwritten or path in deleted or path.startswith(deleted_prefixes):
                 del kept[path]
         for path, content in layer.kept.items():
             entry = layer.entries.get(path)

@@ -97,7 +97,8 @@ def test_analyze_actual_dockerfile() -> None:
 
 
 def test_analyze_alpine_fixture(shared_dir: Path) -> None:
-    installed = shared_dir / "acceptance-fixtures/syft/alpine/testdata/multiple-2/lib/apk/db/installed"
+    alpine = shared_dir / "acceptance-fixtures/syft/alpine/testdata"
+    installed = alpine / "multiple-2/lib/apk/db/installed"
     source = image(
         [
             file("etc/alpine-release", "3.16.2\n"),
@@ -119,7 +120,9 @@ def test_analyze_fixture_trees(shared_dir: Path) -> None:
     layers = [
         tree_items(fixtures / "syft/debian/testdata/image-dpkg"),
         tree_items(fixtures / "syft/debian/testdata/image-distroless-deb"),
-        tree_items(fixtures / "syft/python/testdata/site-packages", "usr/lib/python3/site-packages"),
+        tree_items(
+            fixtures / "syft/python/testdata/site-packages", "usr/lib/python3/site-packages"
+        ),
         tree_items(
             fixtures / "syft/javascript/testdata/pkg-lock/node_modules", "app/node_modules"
         ),
@@ -145,7 +148,10 @@ def test_analyze_whiteout_removes_packages_and_passwd() -> None:
     source = image(
         [
             file("etc/passwd", PASSWD),
-            file("usr/lib/node_modules/left-pad/package.json", '{"name":"left-pad","version":"1.3.0"}'),
+            file(
+                "usr/lib/node_modules/left-pad/package.json",
+                '{"name":"left-pad","version":"1.3.0"}',
+            ),
         ],
         [whiteout("etc/passwd"), whiteout("usr/lib/node_modules")],
     )
@@ -157,9 +163,10 @@ def test_analyze_whiteout_removes_packages_and_passwd() -> None:
 
 def test_analyze_hardlinked_metadata_across_layers() -> None:
     metadata = "Name: six\nVersion: 1.16.0\n"
+    target = "opt/six-1.16.0.dist-info/METADATA"
     source = image(
-        [file("opt/six-1.16.0.dist-info/METADATA", metadata)],
-        [hardlink("usr/lib/python3/six-1.16.0.dist-info/METADATA", "opt/six-1.16.0.dist-info/METADATA")],
+        [file(target, metadata)],
+        [hardlink("usr/lib/python3/six-1.16.0.dist-info/METADATA", target)],
     )
     report = analyze_image(source)
     locations = sorted(package.location for package in report.packages)
@@ -179,7 +186,8 @@ def test_analyze_file_entries_keep_last_writer() -> None:
 
 def test_analyze_zstd_layer_names_layer() -> None:
     source = MemoryImageSource([b"\x28\xb5\x2f\xfd" + bytes(64)])
-    with pytest.raises(AnalysisError, match=f"layer {source.layers[0].digest} is compressed with zstd"):
+    message = f"layer {source.layers[0].digest} is compressed with zstd"
+    with pytest.raises(AnalysisError, match=message):
         analyze_image(source)
 
 
@@ -212,7 +220,9 @@ def test_analyze_reads_each_blob_to_end() -> None:
     positions: list[tuple[int, int]] = []
     blobs = [layer_bytes([file("a", "x")]), layer_bytes([file("b")], compress=False) + bytes(4096)]
     source = MemoryImageSource(blobs)
-    source.open_layer = lambda layer: TrackingBytes(source.blobs[layer.digest])  # type: ignore[method-assign]
+    source.open_layer = (  # type: ignore[method-assign]
+        lambda layer: TrackingBytes(source.blobs[layer.digest])
+    )
     analyze_image(source)
     assert len(positions) == 2
     assert all(position == size for position, size in positions)

@@ -29,7 +29,8 @@ def test_parse_os_release_quotes_and_comments() -> None:
 
 
 def test_distro_debian_os_release(shared_dir: Path) -> None:
-    content = (shared_dir / FIXTURES / "syft/debian/testdata/image-dpkg/etc/os-release").read_bytes()
+    path = shared_dir / FIXTURES / "syft/debian/testdata/image-dpkg/etc/os-release"
+    content = path.read_bytes()
     distro = detect({"/etc/os-release": content})
     assert distro is not None
     assert distro.id == "debian"

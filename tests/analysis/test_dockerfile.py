@@ -16,7 +16,8 @@ from chalicelib.analysis.dockerfile import dockerfile_line, guess_dockerfile
         ("/bin/sh -c #(nop)  USER nobody", "USER nobody"),
         ("/bin/sh -c #(nop)  ENV PATH=/usr/bin", "ENV PATH=/usr/bin"),
         (
-            '/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "curl -f localhost"] "30s" "3s" "0s" \'\\x00\'}',
+            "/bin/sh -c #(nop)  "
+            'HEALTHCHECK &{["CMD-SHELL" "curl -f localhost"] "30s" "3s" "0s" \'\\x00\'}',
             'HEALTHCHECK &{["CMD-SHELL" "curl -f localhost"] "30s" "3s" "0s" \'\\x00\'}',
         ),
         ("/bin/sh -c apk add --no-cache curl", "RUN apk add --no-cache curl"),

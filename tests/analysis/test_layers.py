@@ -132,7 +132,8 @@ def test_layer_duplicate_entry_last_wins() -> None:
         wants=lambda path: True,
     )
     assert contents.kept["/etc/passwd"] == SECRET_LINE.encode()
-    assert contents.entries["/etc/passwd"].sha256 == hashlib.sha256(SECRET_LINE.encode()).hexdigest()
+    expected = hashlib.sha256(SECRET_LINE.encode()).hexdigest()
+    assert contents.entries["/etc/passwd"].sha256 == expected
     assert "/etc/passwd" in contents.secrets
     assert "/etc/motd" not in contents.secrets
 
@@ -161,7 +162,10 @@ def test_layer_records_whiteouts_and_opaque_dirs() -> None:
 
 def test_layer_hardlink_same_layer() -> None:
     contents = read(
-        [file("usr/bin/python3.11", SECRET_LINE), hardlink("usr/bin/python3", "usr/bin/python3.11")],
+        [
+            file("usr/bin/python3.11", SECRET_LINE),
+            hardlink("usr/bin/python3", "usr/bin/python3.11"),
+        ],
         wants=lambda path: path == "/usr/bin/python3" or path == "/usr/bin/python3.11",
     )
     link = contents.entries["/usr/bin/python3"]
@@ -187,10 +191,12 @@ def test_layer_hardlink_to_unkept_target() -> None:
 def test_layer_hardlink_to_lower_layer() -> None:
     lower = SquashedView()
     lower.apply(read([file("etc/os-release", "ID=alpine\n")], wants=lambda path: True))
-    contents = read([hardlink("usr/lib/os-release", "etc/os-release")], wants=lambda path: True,
-                    lower=lower)
+    contents = read(
+        [hardlink("usr/lib/os-release", "etc/os-release")], wants=lambda path: True, lower=lower
+    )
     assert contents.kept["/usr/lib/os-release"] == b"ID=alpine\n"
-    assert contents.entries["/usr/lib/os-release"].sha256 == hashlib.sha256(b"ID=alpine\n").hexdigest()
+    expected = hashlib.sha256(b"ID=alpine\n").hexdigest()
+    assert contents.entries["/usr/lib/os-release"].sha256 == expected
 
 
 def test_layer_hardlink_to_missing_target() -> None:

@@ -53,7 +53,10 @@ def test_npm_scoped_package_purl(shared_dir: Path) -> None:
             "John Smith <j.smith@something.com> (http://awebsite.com/)",
         ),
         ("package-authors-string.json", "Harry Potter <hp@hogwards.com> (http://youknowwho.com/)"),
-        ("package-both-author-and-authors.json", "Isaac Z. Schlueter <i@izs.me> (http://blog.izs.me)"),
+        (
+            "package-both-author-and-authors.json",
+            "Isaac Z. Schlueter <i@izs.me> (http://blog.izs.me)",
+        ),
         ("package-maintainers-object.json", "Charlie Maintainer <charlie@example.com>"),
         (
             "package-maintainers.json",

@@ -104,7 +104,8 @@ def test_python_multiline_license_prefers_classifiers() -> None:
         b"Name: x\nVersion: 1\nLicense: Permission is hereby granted\n        free of charge\n"
         b"Classifier: License :: OSI Approved :: MIT License\n"
     )
-    [package] = parse_python_metadata("/x.egg-info", content, ParseContext(None, dict().get)).packages
+    context = ParseContext(None, dict().get)
+    [package] = parse_python_metadata("/x.egg-info", content, context).packages
     assert package.licenses == ["MIT License"]
 
 

@@ -123,7 +123,9 @@ def test_squash_absolute_symlink_is_image_relative() -> None:
 
 
 def test_squash_symlink_cannot_escape_root() -> None:
-    view = squash([file("etc/shadow", "image"), symlink("a/b/link", "../../../../../../etc/shadow")])
+    view = squash(
+        [file("etc/shadow", "image"), symlink("a/b/link", "../../../../../../etc/shadow")]
+    )
     assert view.resolve("/a/b/link") == "/etc/shadow"
     assert view.read("/a/b/link") == b"image"
 
