@@ -238,12 +238,12 @@ def test_analyze_writes_nothing_to_disk(monkeypatch: pytest.MonkeyPatch) -> None
         ]
     )
 
-    def refuse(*args: object, **kwargs: object) -> None:
+    def reject_open(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"analysis opened a file: {args!r}")
 
-    monkeypatch.setattr(builtins, "open", refuse)
-    monkeypatch.setattr(io, "open", refuse)
-    monkeypatch.setattr(os, "open", refuse)
+    monkeypatch.setattr(builtins, "open", reject_open)
+    monkeypatch.setattr(io, "open", reject_open)
+    monkeypatch.setattr(os, "open", reject_open)
     report = analyze_image(source)
     monkeypatch.undo()
     assert "/tmp/escaped-by-analysis" in {entry.path for entry in report.files}
