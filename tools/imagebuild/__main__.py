@@ -180,13 +180,7 @@ def _command_arguments(text: str) -> list[str]:
 
 
 def _run_push(args: argparse.Namespace) -> None:
-    creds = None
-    if args.creds:
-        user, colon, password = args.creds.partition(":")
-        if not colon:
-            raise ImageBuildError("--creds must be USER:PASSWORD")
-        creds = (user, password)
-    push(args.layout, args.tag, args.reference, creds)
+    push(args.layout, args.tag, args.reference, args.creds)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ and config give the same digests on every run.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import datetime
@@ -333,22 +334,39 @@ def push(
     layout_dir: Path,
     tag: str,
     reference: str,
-    creds: tuple[str, str] | None = None,
+    creds: tuple[str, str] | str | None = None,
 ) -> None:
     """Copy the image `tag` of an OCI layout to the registry `reference` with skopeo.
 
-    TLS is not verified, which suits a test registry on a loopback address; 127.0.0.1 and
-    localhost are added to `NO_PROXY` so that a proxy set in the environment is bypassed.
-    `creds` is a (user, password) pair for the destination.
+    TLS is not verified, which suits a test registry on a loopback address. 127.0.0.1, localhost
+    and ::1 are added to `NO_PROXY` so that a proxy set in the environment is bypassed. `creds`
+    is a (user, password) pair or a `user:password` string for the destination registry.
     """
     command = [
         "skopeo", "copy", "--insecure-policy", "--dest-tls-verify=false",
         f"oci:{layout_dir}:{tag}", f"docker://{reference}",
     ]  # fmt: skip
-    if creds is not None:
-        command[2:2] = ["--dest-creds", f"{creds[0]}:{creds[1]}"]
-    run_tool(command, env=_no_proxy_env())
+    with tempfile.TemporaryDirectory(prefix="imagebuild-auth-") as auth_dir:
+        if creds is not None:
+            # An auth file keeps the password out of the process list and out of error messages.
+            auth_file = Path(auth_dir) / "auth.json"
+            _write_auth_file(auth_file, reference.split("/", 1)[0], creds)
+            command[2:2] = ["--dest-authfile", str(auth_file)]
+        run_tool(command, env=_no_proxy_env())
     logger.info("pushed %s:%s to %s", layout_dir, tag, reference)
+
+
+def _write_auth_file(path: Path, registry: str, creds: tuple[str, str] | str) -> None:
+    """Write a containers-auth.json file with the credentials for `registry`."""
+    if isinstance(creds, str):
+        user, colon, password = creds.partition(":")
+        if not colon:
+            raise ImageBuildError("credentials must be given as USER:PASSWORD")
+    else:
+        user, password = creds
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"auths": {registry: {"auth": token}}}))
 
 
 def _no_proxy_env() -> dict[str, str]:

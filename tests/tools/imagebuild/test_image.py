@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import tarfile
+import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -213,3 +218,69 @@ def test_push_reaches_loopback_registry_past_proxy(
         inspected = skopeo_inspect("--tls-verify=false", f"docker://{address}/plimsoll/test:v1")
 
     assert inspected["Digest"] == built.manifest_digest
+
+
+@pytest.fixture
+def auth_registry(tmp_path: Path) -> Iterator[str]:
+    """Run docker-registry with htpasswd authentication (user `tester`, password `secret`)."""
+    registry_binary = require_tool("docker-registry")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        crypt = pytest.importorskip("crypt")
+    if crypt.METHOD_BLOWFISH not in crypt.methods:
+        pytest.skip("this libcrypt cannot make bcrypt hashes, which docker-registry requires")
+    htpasswd = tmp_path / "htpasswd"
+    # The lowest bcrypt cost (2**4 rounds) keeps each authenticated request fast.
+    salt = crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)
+    htpasswd.write_text(f"tester:{crypt.crypt('secret', salt)}\n")
+    port = free_port()
+    config = tmp_path / "config.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {tmp_path / 'data'}\nauth:\n  htpasswd:\n    realm: test\n"
+        f"    path: {htpasswd}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen(
+        [registry_binary, "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, process)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        assert process.poll() is None, "docker-registry exited at start"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    pytest.fail(f"docker-registry did not listen on port {port}")
+
+
+def test_push_with_credentials(tmp_path: Path, auth_registry: str) -> None:
+    built = _small_builder().write_oci_layout(tmp_path / "layout", "v1")
+    reference = f"{auth_registry}/plimsoll/private:v1"
+
+    with pytest.raises(ImageBuildError, match=r"unauthorized|authentication required"):
+        push(tmp_path / "layout", "v1", reference)
+    push(tmp_path / "layout", "v1", reference, creds=("tester", "secret"))
+
+    inspected = skopeo_inspect(
+        "--tls-verify=false", "--creds", "tester:secret", f"docker://{reference}"
+    )
+    assert inspected["Digest"] == built.manifest_digest
+
+
+def test_push_error_hides_password(tmp_path: Path, auth_registry: str) -> None:
+    _small_builder().write_oci_layout(tmp_path / "layout", "v1")
+
+    with pytest.raises(ImageBuildError) as raised:
+        push(tmp_path / "layout", "v1", f"{auth_registry}/plimsoll/x:v1", creds="tester:wrong-pw")
+
+    assert "wrong-pw" not in str(raised.value)
