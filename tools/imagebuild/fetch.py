@@ -70,8 +70,8 @@ def fetch_wheels(requirements: Iterable[str], cache_dir: Path = DEFAULT_CACHE_DI
 
     A requirement is a PEP 508 string such as `requests==2.19.1`. A cached wheel satisfies it
     when the names match and its version is in the specifier; the highest such version wins.
-    Downloads skip dependencies and take only wheels built for Python 3.11; old releases that
-    install on 3.11 are pure-Python wheels tagged `py2.py3-none-any` or `py3-none-any`.
+    Downloads skip dependencies and take only wheels that pip accepts for Python 3.11 on this
+    machine's platform. For old releases that means pure-Python wheels (`py2.py3-none-any`).
     """
     parsed = [_parse_requirement(text) for text in requirements]
     wheels_dir = cache_dir / "wheels"
