@@ -235,25 +235,28 @@ def _expand_xrange(token: str, grammar: _Grammar, include_prerelease: bool) -> s
 def _expand_partial_comparator(
     operator: str, major: str, minor: str | None, x_minor: bool, low_prerelease: str
 ) -> str:
-    """Turn an operator on a partial version (`>1`, `<=1.2`) into one comparator on M.m.p."""
-    major_number = int(major)
-    minor_number = 0 if x_minor or minor is None else int(minor)
+    """Turn an operator on a partial version (`>1`, `<=1.2`) into one comparator on M.m.p.
+
+    Fields that are not incremented keep their text, as in node-semver. This matters in loose
+    mode, where `>=00` stays `>=00.0.0` and is not dropped as `>=0.0.0` would be.
+    """
+    minor_text = "0" if x_minor or minor is None else minor
     if operator == ">":
         # `>1` means `>=2.0.0`, and `>1.2` means `>=1.3.0`.
         operator = ">="
         if x_minor:
-            major_number, minor_number = major_number + 1, 0
+            major, minor_text = str(int(major) + 1), "0"
         else:
-            minor_number += 1
+            minor_text = str(int(minor_text) + 1)
     elif operator == "<=":
         # `<=1.2` admits every 1.2.x, so it means `<1.3.0-0`.
         operator = "<"
         if x_minor:
-            major_number += 1
+            major = str(int(major) + 1)
         else:
-            minor_number += 1
+            minor_text = str(int(minor_text) + 1)
     prerelease = "-0" if operator == "<" else low_prerelease
-    return f"{operator}{major_number}.{minor_number}.0{prerelease}"
+    return f"{operator}{major}.{minor_text}.0{prerelease}"
 
 
 def _expand_hyphen_range(match: re.Match[str], include_prerelease: bool) -> str:

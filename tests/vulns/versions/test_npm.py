@@ -106,6 +106,14 @@ def test_npm_tilde_and_xrange_expansion() -> None:
     assert npm.parse_range("<=1.2").normalized == "<1.3.0-0"
 
 
+def test_npm_loose_partial_keeps_field_text() -> None:
+    # node-semver keeps `00` as written, so `>=00` is not dropped the way `>=0` is.
+    assert npm.parse_range(">=00", loose=True).normalized == ">=0.0.0"
+    assert npm.parse_range(">=0").normalized == "*"
+    assert npm.parse_range("<=01.2", loose=True).normalized == "<1.3.0-0"
+    assert npm.parse_range(">01", loose=True).normalized == ">=2.0.0"
+
+
 def test_npm_hyphen_range_widens_partial_end() -> None:
     assert npm.parse_range("1.2.3 - 2.3").normalized == ">=1.2.3 <2.4.0-0"
     assert npm.parse_range("1.2 - 2.3.4").normalized == ">=1.2.0 <=2.3.4"
