@@ -101,10 +101,10 @@ def specifier_contains(
 ) -> bool:
     """Return whether `version` satisfies `specifier`, as `packaging`'s `SpecifierSet` decides.
 
-    `prereleases=None` follows PEP 440: a prerelease matches when the specifier names one or no
-    other version could match. `True` admits prereleases and `False` excludes them. With
-    `installed=True` an installed prerelease matches even when prereleases are excluded.
-    Returns False when the specifier or the version is invalid; call `parse_specifier` or
+    With `prereleases=None` (the default) a prerelease matches, as in packaging 26, because
+    PEP 440 admits prereleases when no other version is there to satisfy the specifier. `False`
+    excludes prereleases, unless `installed=True` says that the version is installed.
+    Returns False when the specifier or the version is invalid. Call `parse_specifier` or
     `is_valid` first to tell invalid input from a version outside the specifier.
     """
     try:
