@@ -1,7 +1,7 @@
 """Python package versions and specifiers (PEP 440), through the `packaging` library.
 
 `packaging` is the reference implementation that pip uses, so versions, normalization and
-specifier sets behave exactly as pip sees them. Specifiers also accept three forms that Trivy
+specifier sets behave exactly as they do in pip. Specifiers also accept three forms that Trivy
 and other scanners accept in advisory data, although PEP 440 does not: a bare version means
 `==` (`2.0`), a single `=` means `==` (`=2.0`), and clauses may be separated by spaces as well
 as commas (`>= 1.0 < 2.0`).
@@ -103,7 +103,7 @@ def specifier_contains(
 
     With `prereleases=None` (the default) a prerelease matches, as in packaging 26, because
     PEP 440 admits prereleases when no other version is there to satisfy the specifier. `False`
-    excludes prereleases, unless `installed=True` says that the version is installed.
+    excludes prereleases, unless `installed=True` marks the version as installed.
     Returns False when the specifier or the version is invalid. Call `parse_specifier` or
     `is_valid` first to tell invalid input from a version outside the specifier.
     """
