@@ -23,7 +23,6 @@ from chalicelib.registry.errors import (
     InvalidImageLayoutError,
     InvalidManifestError,
     ManifestNotFoundError,
-    PlatformNotFoundError,
     RegistryError,
     UnsupportedMediaTypeError,
 )
@@ -50,7 +49,7 @@ from chalicelib.registry.manifest import (
 from chalicelib.registry.platform import (
     DEFAULT_PLATFORM,
     Platform,
-    describe_platforms,
+    platform_not_found,
     select_platform_entry,
 )
 from chalicelib.registry.reference import parse_reference
@@ -239,10 +238,7 @@ class OciLayoutSource(_StoredImage):
             )
         entry = select_platform_entry(distinct, platform, where)
         if entry is None:
-            raise PlatformNotFoundError(
-                f"{where} has no image for platform {platform}; it has "
-                f"{describe_platforms(distinct)}, so request one of those platforms"
-            )
+            raise platform_not_found(where, platform, distinct)
         return Descriptor.from_json(entry, where)
 
 

@@ -190,7 +190,7 @@ class RegistryAuth:
             response = self._session.get(
                 realm,
                 params=params,
-                auth=credentials,
+                headers={"Authorization": _basic_header(credentials)} if credentials else {},
                 timeout=self._timeout,
                 proxies=request_proxies(),
             )

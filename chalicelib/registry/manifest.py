@@ -16,12 +16,8 @@ from typing import Any
 
 from chalicelib.analysis.interface import LayerRef
 from chalicelib.registry.digest import parse_digest
-from chalicelib.registry.errors import (
-    InvalidManifestError,
-    PlatformNotFoundError,
-    UnsupportedMediaTypeError,
-)
-from chalicelib.registry.platform import Platform, describe_platforms, select_platform_entry
+from chalicelib.registry.errors import InvalidManifestError, UnsupportedMediaTypeError
+from chalicelib.registry.platform import Platform, platform_not_found, select_platform_entry
 
 logger = logging.getLogger(__name__)
 
@@ -256,10 +252,9 @@ def walk_to_image(
         entries = index_entries(current, current_where)
         entry = select_platform_entry(entries, platform, current_where)
         if entry is None:
-            raise PlatformNotFoundError(
-                f"{current_where} has no image for platform {platform}; it has "
-                f"{describe_platforms(entries)}, so request one of those platforms"
-            )
+            entry = _only_nested_index(entries)
+        if entry is None:
+            raise platform_not_found(current_where, platform, entries)
         descriptor = Descriptor.from_json(entry, current_where)
         check_manifest_descriptor(descriptor, current_where)
         logger.debug("%s: platform %s is %s", current_where, platform, descriptor.digest)
@@ -268,6 +263,20 @@ def walk_to_image(
         f"{where} nests indexes more than {MAX_INDEX_DEPTH} levels deep; "
         "an image index this deep is not supported"
     )
+
+
+def _only_nested_index(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Return the one entry that is an index without a platform, as in a wrapper index.
+
+    An index that only wraps another index gives its entry no platform, because the inner index
+    spans several; such an entry is followed when no entry matches the platform.
+    """
+    nested = [
+        entry
+        for entry in entries
+        if entry.get("mediaType") in INDEX_MEDIA_TYPES and "platform" not in entry
+    ]
+    return nested[0] if len(nested) == 1 else None
 
 
 def read_image_parts(

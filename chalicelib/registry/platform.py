@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from chalicelib.registry.errors import InvalidPlatformError
+from chalicelib.registry.errors import InvalidPlatformError, PlatformNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -124,3 +124,19 @@ def describe_platforms(entries: list[dict[str, Any]]) -> str:
     """List the platforms of index entries for an error message."""
     names = sorted({str(p) for entry in entries if (p := Platform.from_descriptor(entry))})
     return ", ".join(names) if names else "none"
+
+
+def platform_not_found(
+    where: str, platform: Platform, entries: list[dict[str, Any]]
+) -> PlatformNotFoundError:
+    """Return the error for an index without an entry for `platform`, listing what it has."""
+    available = describe_platforms(entries)
+    if available == "none":
+        return PlatformNotFoundError(
+            f"{where} has no image for platform {platform} and names no platforms; "
+            "reference a single-platform image or another index"
+        )
+    return PlatformNotFoundError(
+        f"{where} has no image for platform {platform}; it has {available}, so request one "
+        "of those platforms"
+    )

@@ -338,3 +338,29 @@ def test_walk_to_image_passes_fetch_errors() -> None:
         walk_to_image(
             manifests.blobs[index["digest"]], Platform.parse("linux/amd64"), corrupt_fetch, "i"
         )
+
+
+def test_walk_to_image_follows_wrapper_index_without_platform() -> None:
+    manifests = _Manifests()
+    amd64 = manifests.add(_manifest([(OCI_LAYER, "a" * 64)]))
+    inner = manifests.add(_index(_with_platform(amd64, "amd64")))
+    wrapper = manifests.add(_index(inner))
+
+    found, parent = walk_to_image(
+        manifests.blobs[wrapper["digest"]], Platform.parse("linux/amd64"), manifests.fetch, "img"
+    )
+
+    assert found.digest == amd64["digest"]
+    assert parent == wrapper["digest"]
+
+
+def test_walk_to_image_does_not_guess_between_wrapped_indexes() -> None:
+    manifests = _Manifests()
+    first = manifests.add(_index(_with_platform(manifests.add(_manifest()), "amd64")))
+    second = manifests.add(_index(_with_platform(manifests.add(_manifest([])), "amd64")))
+    wrapper = manifests.add(_index(first, second))
+
+    with pytest.raises(PlatformNotFoundError, match="names no platforms"):
+        walk_to_image(
+            manifests.blobs[wrapper["digest"]], Platform.parse("linux/amd64"), manifests.fetch, "i"
+        )
