@@ -67,7 +67,7 @@ class BundleProblem(BaseModel):
 
 @dataclasses.dataclass(frozen=True)
 class _Location:
-    """Where a problem is; renders as the start of its message."""
+    """Location of a problem, rendered as the start of its message."""
 
     policy_id: str | None = None
     rule_id: str | None = None
@@ -570,7 +570,7 @@ def find_by_id(bundle: dict, section: str, object_id: str) -> list[object]:
 def check_references(
     bundle: dict, mapping: dict, index: int, *, include_duplicates: bool = True
 ) -> list[BundleProblem]:
-    """Check that each policy and whitelist a valid mapping names exists exactly once.
+    """Return a problem for each policy or whitelist of a valid mapping that is missing or repeated.
 
     `include_duplicates=False` leaves out ids found more than once, for callers that report
     duplicate ids across the whole bundle themselves.
@@ -650,13 +650,14 @@ def check_selection_rules(bundle: dict) -> list[BundleProblem]:
 def validate_bundle(bundle: dict, *, strict: bool = True) -> list[BundleProblem]:
     """Return every problem of a `1_0` policy bundle; an empty list means it is valid.
 
-    Checks the bundle, each policy and its rules (gates and triggers case-insensitively,
-    parameters by name or alias with the validator of their type, actions GO, WARN or STOP),
-    each whitelist and item, each mapping and image selection rule, the policies and
-    whitelists that mappings name, and duplicate ids. With `strict` (used when a bundle is
-    added or replaced) rules of end-of-life gates and triggers are problems that name the
-    successor; without it they are accepted, as evaluation accepts them. A `bundle` that is
-    not a JSON object gives one problem.
+    Checks the bundle, each policy and its rules, each whitelist and item, each mapping and
+    image selection rule, the policies and whitelists that mappings name, and duplicate ids.
+    Gates and triggers are looked up case-insensitively. Parameters are matched by name or
+    alias and checked with the validator of their type, and actions must be GO, WARN or STOP.
+
+    With `strict`, used when a bundle is added or replaced, a rule of an end-of-life gate or
+    trigger is a problem that names the successor. Without it such rules are accepted, as
+    evaluation accepts them. A `bundle` that is not a JSON object gives one problem.
     """
     document: object = bundle
     problems = check_bundle_header(document)

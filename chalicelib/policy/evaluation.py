@@ -11,7 +11,7 @@ Order of evaluation:
 4. A policy's action is the strictest (STOP < WARN < GO) over its rows that are not
    whitelisted, GO without any; the policies' combined action is the strictest of theirs.
 5. A matching `blacklisted_images` rule makes the final action STOP, else a matching
-   `whitelisted_images` rule makes it GO, else the policies' action stands.
+   `whitelisted_images` rule makes it GO, else the policies' action is final.
 
 A bundle that cannot be evaluated for the tag (invalid structure, a mapped policy or whitelist
 missing or invalid, a trigger that fails) gives STOP with the reasons in `evaluation_problems`.
@@ -97,7 +97,7 @@ class _Decision:
 
 
 class _RuleFailure(Exception):
-    """A trigger failed, so the evaluation stops; `problem` says where and why."""
+    """A trigger failed, so the evaluation stops. `problem` gives the rule and the reason."""
 
     def __init__(self, problem: BundleProblem) -> None:
         super().__init__(problem.message)
@@ -106,7 +106,7 @@ class _RuleFailure(Exception):
 
 @dataclasses.dataclass
 class _Outcome:
-    """What an evaluation found, before it is rendered as the result document."""
+    """Findings of an evaluation, before they are rendered as the result document."""
 
     decisions: list[_Decision] = dataclasses.field(default_factory=list)
     policy_action: Action = Action.GO
@@ -128,11 +128,12 @@ def evaluate_bundle(
     """Evaluate `bundle` on the image of `facts` as `tag` and return the evaluation document.
 
     The document has Anchore's `PolicyEvaluation` fields: `user_id`, `image_id`, `tag`,
-    `bundle`, the matched mapping, whitelisted-images and blacklisted-images rules (each False
-    when none matched, as Anchore Engine writes them), `final_action` (`go`, `warn` or `stop`),
+    `bundle`, `matched_mapping_rule`, `matched_whitelisted_images_rule`,
+    `matched_blacklisted_images_rule`, `final_action` (`go`, `warn` or `stop`),
     `final_action_reason` (`policy_evaluation`, `whitelisted` or `blacklisted`), the result
-    table under `result`, `created_at` and `last_modified` (epoch seconds of `now`) and
-    `evaluation_problems`. Rules of end-of-life gates are skipped and listed as problems.
+    table under `result`, `created_at`, `last_modified` and `evaluation_problems`. A matched
+    rule field is False when no rule matched, as Anchore Engine writes it. Both times are the
+    epoch seconds of `now`. Rules of end-of-life gates are skipped and listed as problems.
 
     `now` is the evaluation time; a naive value is read as UTC. It decides whitelist expiry and
     the day counts of vulnerability and feed triggers.

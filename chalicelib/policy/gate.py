@@ -45,7 +45,7 @@ class Firing:
 
 @dataclasses.dataclass
 class TriggerContext:
-    """What a trigger evaluation reads: the image facts, the clock and the rule."""
+    """Inputs of one trigger evaluation: the image facts, the clock and the rule."""
 
     facts: ImageFacts
     now: datetime.datetime

@@ -36,7 +36,7 @@ class ImageFacts(BaseModel):
     fix_first_seen: dict[str, datetime.datetime] = Field(default_factory=dict)
     """When a fix for each match was first seen, keyed like `first_seen`; absent when unknown."""
     nvd_cvss: dict[str, list[CvssScore]] = Field(default_factory=dict)
-    """NVD CVSS scores per CVE id, where NVD data is stored. The `cvss` of a match holds the
+    """NVD CVSS scores per CVE id, where NVD data is stored. The `cvss` of a match contains the
     scores of the record that matched (the vendor's)."""
     content_matches: list[SecretMatch] = Field(default_factory=list)
     """Content search matches (named regexes found in files); empty while the analysis runs

@@ -1,8 +1,8 @@
 """Selection of mapping rules and image rules by image reference, and Anchore's pattern forms.
 
-A pattern in a bundle (registry, repository, tag, whitelist trigger id) is either a glob, where
-`*` matches any run of characters and the whole value must match, or a raw regular expression
-after the prefix `regexp:`, which must match from the start of the value.
+A pattern in a bundle (registry, repository, tag, whitelist trigger id) has one of two forms. A
+glob must match the whole value, and its `*` matches any run of characters. After the prefix
+`regexp:` comes a raw regular expression, which must match from the start of the value.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class ImageReference:
 def parse_image_reference(reference: str) -> ImageReference:
     """Parse an image reference with Docker's defaults.
 
-    The first path component is a registry when it contains `.` or `:` or is a local host name;
-    otherwise the registry is Docker Hub (`docker.io`), where an official image's repository
+    The first path component is a registry when it contains `.` or `:` or is a local host name.
+    Otherwise the registry is Docker Hub (`docker.io`), where an official image's repository
     gets the `library/` namespace. The tag defaults to `latest` unless a digest is given. The
     prefix `dockerhub/` is read as `docker.io/`, as Anchore Engine does.
     """
@@ -92,7 +92,7 @@ def selection_rule_matches(
     """Return whether a mapping rule or image selection rule selects the image.
 
     Registry and repository patterns must match first. Then an `image` of type `tag` matches
-    the tag by pattern, or equals the image id or digest; type `digest` and `id` require
+    the tag by pattern, or equals the image id or digest. Types `digest` and `id` require
     equality with the image's digest or id.
     """
     if not pattern_matches(rule["registry"], reference.registry):

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 
 class ParamType(str, enum.Enum):
-    """How a parameter value is written and checked."""
+    """Type of a parameter value, which decides its syntax and validation."""
 
     STRING = "str"
     CSV = "csv"
@@ -75,7 +75,7 @@ class ParamSpec:
     pattern: str | None = None
     """Extra regular expression that a `STRING` value must match."""
     pattern_hint: str | None = None
-    """What `pattern` expects, in words, for error messages."""
+    """Description of `pattern` in words, for error messages."""
 
     def check_value(self, value: object) -> str | None:
         """Return why `value` is invalid for this parameter, or None when it is valid."""

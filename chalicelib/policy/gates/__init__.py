@@ -1,8 +1,8 @@
-"""The table of every gate the policy engine knows, active ones first."""
+"""The table of every gate of the policy engine, active ones first."""
 
 from __future__ import annotations
 
-from chalicelib.policy.gate import GateSpec
+from chalicelib.policy.gate import GateSpec, Lifecycle
 from chalicelib.policy.gates import (
     always,
     dockerfile,
@@ -59,4 +59,4 @@ def find_gate(name: str) -> GateSpec | None:
 
 def active_gate_names() -> list[str]:
     """Return the names of the gates that are not end-of-life, in table order."""
-    return [gate.name for gate in GATES if gate.state.value != "eol"]
+    return [gate.name for gate in GATES if gate.state is not Lifecycle.EOL]

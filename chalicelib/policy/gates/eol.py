@@ -1,4 +1,4 @@
-"""End-of-life gates of Anchore Engine, kept so that old bundles get a useful answer.
+"""End-of-life gates of Anchore Engine, kept so that old bundles get a useful error.
 
 Strict validation rejects a rule that uses one of these gates and names the successor gate.
 Evaluation loads such a rule, reports it as an evaluation problem and fires nothing. Their old

@@ -62,8 +62,8 @@ def _evaluate_required_package(context: TriggerContext, params: ParamValues) -> 
     if version is None or installed.version == version:
         return []
     if match_type == "exact":
-        # Anchore prints the package name where the policy version belongs; the message
-        # feeds the trigger id that whitelists match, so it stays as Anchore wrote it.
+        # Anchore prints the package name where the policy version belongs. The message feeds
+        # the trigger id that whitelists match, so it stays as Anchore wrote it.
         return [
             Firing(
                 f"Required input package ({installed.name}) is present ({installed.version}), "
