@@ -57,6 +57,12 @@ def test_attribute_match_checksum() -> None:
     ) == [f"filename=/etc/passwd and checksum={SHA} op=not_equals specified_checksum=00"]
 
 
+def test_attribute_match_checksum_algorithm() -> None:
+    params = {"filename": "/etc/passwd", "checksum": SHA, "checksum_algorithm": "sha256"}
+
+    assert len(attribute(params)) == 1
+
+
 def test_attribute_match_mode() -> None:
     assert attribute({"filename": "/etc/passwd", "mode": "00644"}) == [
         "filename=/etc/passwd and mode=0o644 op=equals specified_mode=0o644"

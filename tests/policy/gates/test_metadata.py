@@ -43,6 +43,8 @@ def test_size_compares_in_bytes() -> None:
 def test_layer_count_compares_as_integer() -> None:
     assert check("layer_count", ">=", "3")
     assert check("layer_count", ">", "10") == []
+    assert check("layer_count", "<", "4")
+    assert check("layer_count", "<=", "2") == []
 
 
 def test_string_attributes() -> None:
