@@ -56,6 +56,9 @@ class BundleProblem(BaseModel):
     mapping: str | None = None
     """Name or id of the mapping or image selection rule, or `<kind>[<index>]`."""
 
+    def __str__(self) -> str:
+        return self.message
+
     def evaluation_problem(self) -> dict[str, str]:
         """Return the `PolicyEvaluationProblem` document of an evaluation result."""
         return {

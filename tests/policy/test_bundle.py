@@ -76,6 +76,7 @@ def test_problem_fields_and_message_name_the_location() -> None:
     assert problem.gate == "dockerfile"
     assert problem.trigger == "exposed_ports"
     assert problem.parameter == "ports"
+    assert str(problem) == problem.message
     assert problem.message == (
         "policy 'p1' rule 1 (id 'r5') gate 'dockerfile' trigger 'exposed_ports' parameter "
         "'ports': value 'ssh' is invalid; use a comma-separated list of integers such as 80,443"
