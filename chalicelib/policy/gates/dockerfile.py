@@ -214,7 +214,7 @@ def _evaluate_exposed_ports(context: TriggerContext, params: ParamValues) -> lis
     dockerfile = _dockerfile_for(context, params)
     if dockerfile is None:
         return []
-    # NOTE: port 0 is an ordinary port number here. Anchore Engine documented it as "any
+    # Port 0 is an ordinary port number here. Anchore Engine documented it as "any
     # port", but its comparison never matched, so bundles relying on it saw no firings.
     listed = [str(port) for port in params.integers("ports") or []]
     allowed = (params.text("type") or "").lower() == "whitelist"

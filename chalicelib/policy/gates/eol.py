@@ -81,8 +81,8 @@ EOL_GATES = (
             "pentrymatch",
         ),
     ),
-    # NOTE: Anchore Engine names `gems` as the successor, a gate that does not exist; the
-    # gate that replaced it is `ruby_gems`.
+    # Anchore Engine names `gems` as the successor, but no such gate exists. The gate that
+    # replaced it is `ruby_gems`.
     _eol_gate(
         "gemcheck",
         "Ruby gem checks.",

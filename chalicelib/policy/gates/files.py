@@ -116,7 +116,7 @@ GATE = GateSpec(
             ),
             evaluate=_evaluate_name_match,
             params=(
-                # NOTE: typed as a plain string because Anchore Engine accepted any string,
+                # Typed as a plain string because Anchore Engine accepted any string,
                 # and bundles in use carry values such as `*\.pem`. A pattern that does not
                 # compile is reported as an evaluation problem.
                 ParamSpec(

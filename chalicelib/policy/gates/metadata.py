@@ -88,8 +88,8 @@ Check = Callable[[Any, Any], bool]
 
 
 def _ordered(compare: Check) -> Check:
-    # NOTE: Anchore Engine failed the whole evaluation when it ordered a missing attribute;
-    # here a missing value never satisfies an ordering check.
+    # Anchore Engine failed the whole evaluation when it ordered a missing attribute. Here a
+    # missing value never satisfies an ordering check.
     def check(image_value: Any, value: Any) -> bool:
         return image_value is not None and compare(image_value, value)
 

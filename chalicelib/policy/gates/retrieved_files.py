@@ -19,7 +19,7 @@ def retrieved_files(context: TriggerContext) -> dict[str, str]:
 
 
 def _evaluate_content_not_available(context: TriggerContext, params: ParamValues) -> list[Firing]:
-    # NOTE: Anchore Engine fired this twice when no file at all was stored; it fires once here.
+    # Anchore Engine fired this twice when no file at all was stored. It fires once here.
     if params.text("path") in retrieved_files(context):
         return []
     return [Firing("Cannot locate file in the image analysis")]

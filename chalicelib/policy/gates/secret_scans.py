@@ -19,7 +19,7 @@ def _evaluate_content_regex_checks(context: TriggerContext, params: ParamValues)
     for match in context.facts.analysis.secrets:
         if filename_pattern and not filename_pattern.match(match.path):
             continue
-        # NOTE: Anchore Engine tests whether the regex name or text is a substring of the
+        # Like Anchore Engine, test whether the regex name or text is a substring of the
         # parameter, not equal to it, so `AWS_ACCESS_KEY,PRIV_KEY` selects both names.
         if name_filter and match.name not in name_filter and match.regex not in name_filter:
             continue

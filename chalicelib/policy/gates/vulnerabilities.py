@@ -169,7 +169,7 @@ def _evaluate_match(
     times: dict[str, object] = {}
     created_before = _days_ago(context, params.integer("max_days_since_creation"))
     if created_before is not None:
-        # NOTE: a match without a first-seen time counts as found now, so it is too recent.
+        # A match without a first-seen time counts as found now, so it is too recent.
         detected = as_utc(facts.first_seen.get(match_key(match), context.now))
         if detected > created_before:
             return None
