@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Self, cast
 
 from chalicelib.analysis.interface import LayerRef
 from chalicelib.registry.blobstore import BlobStore, open_store, read_limited
@@ -96,7 +96,7 @@ class _StoredImage:
         self._store = store
         self._layer_files: dict[str, str] = {}
 
-    def __enter__(self) -> _StoredImage:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -115,8 +115,8 @@ class _StoredImage:
                 f"{self._store.description}"
             )
         stream = self._store.open(name)
-        what = f"layer {layer.digest} in {self._store.description}"
-        return open_verified(stream.read, layer.digest, layer.size, what, stream.close)
+        label = f"layer {layer.digest} in {self._store.description}"
+        return open_verified(stream.read, layer.digest, layer.size, label, stream.close)
 
     def _use_parts(self, parts: ImageParts, layer_files: dict[str, str], platform: str) -> None:
         """Set the public attributes from checked image parts."""
@@ -139,15 +139,15 @@ class _StoredImage:
         )
 
     def _fetch_manifest(self, descriptor: Descriptor, where: str) -> ManifestBlob:
-        what = f"manifest {descriptor.digest} in {self._store.description}"
+        label = f"manifest {descriptor.digest} in {self._store.description}"
         raw = read_limited(self._store, blob_name(descriptor.digest, where), MAX_MANIFEST_SIZE)
-        verify_content(raw, descriptor.digest, descriptor.size, what)
-        return parse_manifest(raw, descriptor.media_type or None, descriptor.digest, what)
+        verify_content(raw, descriptor.digest, descriptor.size, label)
+        return parse_manifest(raw, descriptor.media_type or None, descriptor.digest, label)
 
     def _fetch_config(self, descriptor: Descriptor, where: str) -> bytes:
-        what = f"config {descriptor.digest} in {self._store.description}"
+        label = f"config {descriptor.digest} in {self._store.description}"
         raw = read_limited(self._store, blob_name(descriptor.digest, where), MAX_CONFIG_SIZE)
-        verify_content(raw, descriptor.digest, descriptor.size, what)
+        verify_content(raw, descriptor.digest, descriptor.size, label)
         return raw
 
     def _blob_layer_files(self, layers: list[LayerRef], where: str) -> dict[str, str]:
@@ -233,13 +233,13 @@ class OciLayoutSource(_StoredImage):
 
         if not any(Platform.from_descriptor(entry) for entry in distinct):
             raise ManifestNotFoundError(
-                f"{self._store.description} holds {len(distinct)} images; choose one with "
+                f"{self._store.description} contains {len(distinct)} images; choose one with "
                 f"ref_name, one of {_describe_names(distinct)}"
             )
-        entry = select_platform_entry(distinct, platform, where)
-        if entry is None:
+        selected = select_platform_entry(distinct, platform, where)
+        if selected is None:
             raise platform_not_found(where, platform, distinct)
-        return Descriptor.from_json(entry, where)
+        return Descriptor.from_json(selected, where)
 
 
 class DockerArchiveSource(_StoredImage):
@@ -248,10 +248,10 @@ class DockerArchiveSource(_StoredImage):
     The archive's `manifest.json` lists its images; `repo_tag` picks one by a tag in its
     `RepoTags`, and without it the archive must hold exactly one image.
 
-    Archives written by Docker 25 and later also contain an OCI layout; the manifest there whose
-    config matches is the image's manifest, so `manifest_digest` equals the registry's digest.
-    Older archives hold no manifest: this source then builds a Docker schema 2 manifest from the
-    config and the layer files, so `manifest_digest` is stable for the archive but differs from
+    Archives written by Docker 25 and later also contain an OCI layout. There, the manifest
+    whose config matches is the image's manifest, so `manifest_digest` equals the registry's
+    digest. Older archives contain no manifest, so this source builds a Docker schema 2 manifest
+    from the config and the layer files. Its digest is stable for the archive but differs from
     the digest of the same image in a registry, whose layers are compressed.
     """
 
@@ -295,13 +295,13 @@ class DockerArchiveSource(_StoredImage):
             if len(entries) == 1:
                 return entries[0]
             raise ManifestNotFoundError(
-                f"{where} holds {len(entries)} images; choose one with repo_tag, one of "
+                f"{where} contains {len(entries)} images; choose one with repo_tag, one of "
                 f"{_describe_repo_tags(entries)}"
             )
-        wanted = parse_reference(repo_tag).fulltag
+        expected_tag = parse_reference(repo_tag).fulltag
         for entry in entries:
             for tag in entry.get("RepoTags") or []:
-                if isinstance(tag, str) and _same_tag(tag, wanted):
+                if isinstance(tag, str) and _same_tag(tag, expected_tag):
                     return entry
         raise ManifestNotFoundError(
             f"{where} has no image tagged {repo_tag!r}; its tags are {_describe_repo_tags(entries)}"
@@ -311,9 +311,7 @@ class DockerArchiveSource(_StoredImage):
         """Find the manifest with this config in the archive's OCI layout, if it has one."""
         if not (self._store.exists(_INDEX_FILE) and self._store.exists(_LAYOUT_FILE)):
             return None
-        pending: list[tuple[ManifestBlob, str | None, int]] = [
-            (_read_index(self._store), None, 0)
-        ]
+        pending: list[tuple[ManifestBlob, str | None, int]] = [(_read_index(self._store), None, 0)]
         while pending:
             index, parent_digest, depth = pending.pop(0)
             for entry in index_entries(index, f"index in {self._store.description}"):
@@ -476,7 +474,7 @@ def _read_archive_manifest(store: BlobStore) -> list[dict[str, Any]]:
             f"manifest.json of {where} is not a non-empty list of images with Config and "
             "Layers; save the image again with `docker save`"
         )
-    return entries
+    return cast(list[dict[str, Any]], entries)
 
 
 def _check_config_file(name: str, raw: bytes, where: str) -> str:
@@ -500,9 +498,7 @@ def _diff_ids(raw_config: bytes, where: str) -> list[str]:
     try:
         diff_ids = json.loads(raw_config)["rootfs"]["diff_ids"]
     except (ValueError, KeyError, TypeError) as error:
-        raise InvalidManifestError(
-            f"the image config in {where} has no rootfs.diff_ids"
-        ) from error
+        raise InvalidManifestError(f"the image config in {where} has no rootfs.diff_ids") from error
     if not isinstance(diff_ids, list):
         raise InvalidManifestError(f"the image config in {where} has invalid rootfs.diff_ids")
     for diff_id in diff_ids:
@@ -516,9 +512,9 @@ def _config_platform(config: dict[str, Any]) -> str:
     return "/".join(part for part in parts if isinstance(part, str) and part)
 
 
-def _same_tag(archive_tag: str, wanted: str | None) -> bool:
+def _same_tag(archive_tag: str, expected_tag: str | None) -> bool:
     try:
-        return parse_reference(archive_tag).fulltag == wanted
+        return parse_reference(archive_tag).fulltag == expected_tag
     except RegistryError:
         return False
 

@@ -1,10 +1,10 @@
 """Registry authentication: `WWW-Authenticate` challenges, HTTP basic and bearer tokens.
 
-The flow is the one of the Docker registry token specification: a request without credentials
-gets `401` with a challenge; for `Basic` the client sends the user's password, and for `Bearer`
-it asks the challenge's `realm` for a token of the needed `scope` (with basic credentials when it
-has them) and repeats the request with `Authorization: Bearer TOKEN`. Once a registry's challenge
-is known, later requests authenticate up front.
+The flow is the one of the Docker registry token specification. A request without credentials
+gets `401` with a challenge. For `Basic`, the client repeats the request with the user's password.
+For `Bearer`, it requests a token for the needed `scope` from the challenge's `realm` (with basic
+credentials when it has them) and repeats the request with `Authorization: Bearer TOKEN`. Once a
+registry's challenge is known, later requests authenticate up front.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import base64
 import dataclasses
 import logging
 import re
-import time
 from collections.abc import Callable, Mapping
+from time import monotonic
 from typing import Any
 
 import requests
@@ -74,7 +74,7 @@ def parse_www_authenticate(header: str) -> list[Challenge]:
 class _Token:
     value: str
     expires_at: float
-    """`time.monotonic()` value after which the token is not used."""
+    """`monotonic()` value after which the token is not used."""
 
 
 class RegistryAuth:
@@ -126,7 +126,7 @@ class RegistryAuth:
     def handle_unauthorized(
         self, registry: str, scope: str, response: requests.Response, subject: str
     ) -> None:
-        """Record the challenge of a `401` response so that the next `headers` call answers it.
+        """Record the challenge of a `401` response, for the next `headers` call to meet.
 
         A token for `scope` that was just rejected is dropped. Raises `AuthenticationError` when
         the response has no challenge this client supports.
@@ -150,14 +150,16 @@ class RegistryAuth:
         self._tokens.pop((registry, scope), None)
 
     def rejection_error(self, registry: str, scope: str, subject: str) -> AuthenticationError:
-        """Return the error for a request still unauthorized after answering the challenge."""
+        """Return the error for a request that is still unauthorized after authenticating."""
         credentials = self._credentials.get(registry)
         challenge = self._challenges.get(registry)
-        who = f"the credentials of user {credentials[0]!r}" if credentials else "anonymous access"
+        identity = (
+            f"the credentials of user {credentials[0]!r}" if credentials else "anonymous access"
+        )
         if challenge is not None and challenge.scheme == "bearer":
             return AuthenticationError(
-                f"registry {registry} refused {subject} with a token for scope {scope!r} "
-                f"obtained with {who}; check that the repository exists and that the "
+                f"registry {registry} rejected {subject} with a token for scope {scope!r} "
+                f"obtained with {identity}; check that the repository exists and that the "
                 "credentials may pull it"
             )
         if credentials is None:
@@ -166,12 +168,13 @@ class RegistryAuth:
                 f"configure credentials for {registry}"
             )
         return AuthenticationError(
-            f"registry {registry} rejected {who} for {subject}; check the user name and password"
+            f"registry {registry} rejected {identity} for {subject}; "
+            "check the user name and password"
         )
 
     def _token(self, registry: str, scope: str, challenge: Challenge, subject: str) -> str:
         cached = self._tokens.get((registry, scope))
-        if cached is not None and time.monotonic() < cached.expires_at:
+        if cached is not None and monotonic() < cached.expires_at:
             return cached.value
 
         realm = challenge.params["realm"]
@@ -202,7 +205,7 @@ class RegistryAuth:
         with response:
             token, lifetime = self._read_token_response(response, realm, registry, subject)
 
-        expires_at = time.monotonic() + max(lifetime - _TOKEN_REFRESH_MARGIN, 1)
+        expires_at = monotonic() + max(lifetime - _TOKEN_REFRESH_MARGIN, 1)
         self._tokens[(registry, scope)] = _Token(value=token, expires_at=expires_at)
         return token
 
@@ -212,9 +215,9 @@ class RegistryAuth:
         """Return the token and its lifetime in seconds from a token service response."""
         credentials = self._credentials.get(registry)
         if response.status_code in (401, 403):
-            who = f"user {credentials[0]!r}" if credentials else "anonymous access"
+            identity = f"user {credentials[0]!r}" if credentials else "anonymous access"
             raise AuthenticationError(
-                f"token service {realm} of registry {registry} rejected {who} for {subject} "
+                f"token service {realm} of registry {registry} rejected {identity} for {subject} "
                 f"(HTTP {response.status_code}); check the user name and password"
             )
         if response.status_code != 200:

@@ -23,10 +23,10 @@ class BlobStore(Protocol):
     """Files of an image layout, named by their `/`-separated path inside it."""
 
     description: str
-    """What the store is, for error messages: `OCI layout /path` or `docker archive /path`."""
+    """Name of the store in error messages: `OCI layout /path` or `docker archive /path`."""
 
     def exists(self, name: str) -> bool:
-        """Whether `name` is a regular file (or a link to one)."""
+        """Return whether `name` is a regular file (or a link to one)."""
         ...
 
     def size(self, name: str) -> int:
@@ -84,7 +84,7 @@ class DirectoryStore:
         return self._path(name).open("rb")
 
     def close(self) -> None:
-        """Do nothing: a directory holds no open resource."""
+        """Do nothing, because a directory store keeps no file open."""
 
     def _path(self, name: str) -> Path:
         path = self.root / _normalize(name)

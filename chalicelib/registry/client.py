@@ -135,9 +135,7 @@ class RegistryClient:
             normalize_registry_host(registry): pair
             for registry, pair in (credentials or {}).items()
         }
-        self._auth = RegistryAuth(
-            self._session, normalized_credentials, timeout, self._check_realm
-        )
+        self._auth = RegistryAuth(self._session, normalized_credentials, timeout, self._check_realm)
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -149,9 +147,7 @@ class RegistryClient:
         """Close the HTTP session."""
         self._session.close()
 
-    def resolve(
-        self, ref: ImageReference | str, platform: str = DEFAULT_PLATFORM
-    ) -> ResolvedImage:
+    def resolve(self, ref: ImageReference | str, platform: str = DEFAULT_PLATFORM) -> ResolvedImage:
         """Resolve a reference to one platform image and read its config.
 
         A reference with a digest is fetched by digest (the tag is kept but not used). A manifest
@@ -208,25 +204,25 @@ class RegistryClient:
         if target is None:
             raise ManifestNotFoundError(f"{reference} has neither a tag nor a digest to fetch")
         if target == reference.tag:
-            what = f"manifest of {reference}"
+            label = f"manifest of {reference}"
         else:
-            what = f"manifest {target} of {reference}"
+            label = f"manifest {target} of {reference}"
         headers = {"Accept": MANIFEST_ACCEPT, "Accept-Encoding": "identity"}
 
         with self._get(reference, f"manifests/{target}", headers=headers, stream=True) as response:
-            self._raise_for_status(response, reference, what, ManifestNotFoundError)
-            raw = self._read_limited(response, MAX_MANIFEST_SIZE, what, reference)
+            self._raise_for_status(response, reference, label, ManifestNotFoundError)
+            raw = self._read_limited(response, MAX_MANIFEST_SIZE, label, reference)
             content_type = response.headers.get("Content-Type")
             header_digest = response.headers.get("Docker-Content-Digest")
 
         digest = compute_digest(raw)
         if target != reference.tag:
-            verify_content(raw, target, descriptor.size if descriptor else None, what)
+            verify_content(raw, target, descriptor.size if descriptor else None, label)
             digest = target
         if header_digest:
-            _check_header_digest(raw, header_digest, what, reference)
+            _check_header_digest(raw, header_digest, label, reference)
         hint = content_type or (descriptor.media_type if descriptor else None)
-        return parse_manifest(raw, hint, digest, what)
+        return parse_manifest(raw, hint, digest, label)
 
     def fetch_blob(
         self,
@@ -236,16 +232,16 @@ class RegistryClient:
         max_size: int = MAX_CONFIG_SIZE,
     ) -> bytes:
         """Fetch a small blob (an image config) into memory and check its digest and size."""
-        what = f"blob {digest} of {_as_reference(ref)}"
+        label = f"blob {digest} of {_as_reference(ref)}"
         if size is not None and size > max_size:
             raise InvalidManifestError(
-                f"{what} is {size} bytes, more than the {max_size} bytes accepted for a config"
+                f"{label} is {size} bytes, more than the {max_size} bytes accepted for a config"
             )
         with self.open_blob(ref, digest, size=size) as stream:
             data = stream.read(max_size + 1)
             if len(data) > max_size:
                 raise InvalidManifestError(
-                    f"{what} is more than the {max_size} bytes accepted for a config"
+                    f"{label} is more than the {max_size} bytes accepted for a config"
                 )
             # Read to the end so that the stream checks the digest.
             stream.read()
@@ -261,25 +257,26 @@ class RegistryClient:
         """
         reference = _as_reference(ref)
         parse_digest(digest, f"blob request for {reference}")
-        what = f"blob {digest} of {reference}"
+        label = f"blob {digest} of {reference}"
         headers = {"Accept-Encoding": "identity"}
         response = self._get(reference, f"blobs/{digest}", headers=headers, stream=True)
         try:
-            self._raise_for_status(response, reference, what, BlobNotFoundError)
+            self._raise_for_status(response, reference, label, BlobNotFoundError)
         except RegistryError:
             response.close()
             raise
 
         def read_chunk(amount: int) -> bytes:
             try:
-                return response.raw.read(amount, decode_content=False)
+                chunk: bytes = response.raw.read(amount, decode_content=False)
+                return chunk
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 raise RegistryUnavailableError(
-                    f"reading {what} from registry {reference.registry} failed: {error}; "
+                    f"reading {label} from registry {reference.registry} failed: {error}; "
                     "retry later"
                 ) from error
 
-        return open_verified(read_chunk, digest, size, what, close_source=response.close)
+        return open_verified(read_chunk, digest, size, label, close_source=response.close)
 
     def list_tags(self, ref: ImageReference | str) -> list[str]:
         """Return the tags of the reference's repository in the registry's order.
@@ -288,13 +285,13 @@ class RegistryClient:
         repository does not exist.
         """
         reference = _as_reference(ref)
-        what = f"tags of {reference.name}"
+        label = f"tags of {reference.name}"
         path = f"tags/list?n={_TAGS_PAGE_SIZE}"
         tags: list[str] = []
         for _ in range(_MAX_TAG_PAGES):
             with self._get(reference, path, headers={"Accept": "application/json"}) as response:
-                self._raise_for_status(response, reference, what, ManifestNotFoundError)
-                page = _tags_page(response, what)
+                self._raise_for_status(response, reference, label, ManifestNotFoundError)
+                page = _tags_page(response, label)
                 next_link = response.links.get("next", {}).get("url")
             tags.extend(tag for tag in page if tag not in tags)
             if not next_link:
@@ -309,7 +306,7 @@ class RegistryClient:
                 )
             path = next_url[len(prefix) :]
         raise RegistryError(
-            f"{what} span more than {_MAX_TAG_PAGES} pages; the registry is misbehaving"
+            f"{label} span more than {_MAX_TAG_PAGES} pages; the registry is misbehaving"
         )
 
     def _get(
@@ -371,7 +368,7 @@ class RegistryClient:
     def _raise_for_status(
         response: requests.Response,
         reference: ImageReference,
-        what: str,
+        label: str,
         not_found: type[RegistryError],
     ) -> None:
         """Raise the error for a response that is not `200 OK`."""
@@ -382,31 +379,31 @@ class RegistryClient:
         detail = _error_detail(response)
         if status == 404:
             raise not_found(
-                f"{what} not found in registry {registry}{detail}; check that the repository, "
+                f"{label} not found in registry {registry}{detail}; check that the repository, "
                 "tag or digest exists"
             )
         if status == 403:
             raise AuthenticationError(
-                f"registry {registry} denied access to {what}{detail}; check that the "
+                f"registry {registry} denied access to {label}{detail}; check that the "
                 "credentials may pull this repository"
             )
         if status == 429:
             raise RegistryUnavailableError(
-                f"registry {registry} is rate-limiting requests for {what}{detail}; "
+                f"registry {registry} is rate-limiting requests for {label}{detail}; "
                 "retry later or configure credentials with a higher limit"
             )
         if status >= 500:
             raise RegistryUnavailableError(
-                f"registry {registry} returned HTTP {status} for {what}{detail}; retry later"
+                f"registry {registry} returned HTTP {status} for {label}{detail}; retry later"
             )
         raise RegistryError(
-            f"registry {registry} returned HTTP {status} for {what}{detail}; "
+            f"registry {registry} returned HTTP {status} for {label}{detail}; "
             "check the image reference"
         )
 
     @staticmethod
     def _read_limited(
-        response: requests.Response, limit: int, what: str, reference: ImageReference
+        response: requests.Response, limit: int, label: str, reference: ImageReference
     ) -> bytes:
         """Read a response body of at most `limit` bytes."""
         body = bytearray()
@@ -415,11 +412,11 @@ class RegistryClient:
                 body += chunk
                 if len(body) > limit:
                     raise InvalidManifestError(
-                        f"{what} is larger than {limit} bytes, the maximum for a manifest"
+                        f"{label} is larger than {limit} bytes, the maximum for a manifest"
                     )
         except requests.RequestException as error:
             raise RegistryUnavailableError(
-                f"reading {what} from registry {reference.registry} failed: {error}; retry later"
+                f"reading {label} from registry {reference.registry} failed: {error}; retry later"
             ) from error
         return bytes(body)
 
@@ -429,23 +426,23 @@ def _as_reference(ref: ImageReference | str) -> ImageReference:
 
 
 def _check_header_digest(
-    raw: bytes, header_digest: str, what: str, reference: ImageReference
+    raw: bytes, header_digest: str, label: str, reference: ImageReference
 ) -> None:
     """Raise `DigestMismatchError` when the content does not have the registry's digest."""
     try:
-        algorithm, _ = parse_digest(header_digest, f"Docker-Content-Digest header of {what}")
+        algorithm, _ = parse_digest(header_digest, f"Docker-Content-Digest header of {label}")
     except InvalidManifestError:
         logger.warning(
             "ignoring invalid Docker-Content-Digest %r from %s for %s",
             header_digest,
             reference.registry,
-            what,
+            label,
         )
         return
     actual = compute_digest(raw, algorithm)
     if actual != header_digest:
         raise DigestMismatchError(
-            f"{what} has digest {actual} but registry {reference.registry} gives "
+            f"{label} has digest {actual} but registry {reference.registry} gives "
             f"{header_digest} in Docker-Content-Digest; the manifest is corrupt or was replaced "
             "in transit, so retry, and push the image again if it persists"
         )
@@ -468,14 +465,16 @@ def _error_detail(response: requests.Response) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def _tags_page(response: requests.Response, what: str) -> list[str]:
+def _tags_page(response: requests.Response, label: str) -> list[str]:
     try:
         body = response.json()
     except ValueError as error:
-        raise RegistryError(f"{what}: the registry returned a response that is not JSON") from error
+        raise RegistryError(
+            f"{label}: the registry returned a response that is not JSON"
+        ) from error
     tags = body.get("tags") if isinstance(body, dict) else None
     if tags is None:
         return []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise RegistryError(f"{what}: the registry returned an invalid tag list")
+        raise RegistryError(f"{label}: the registry returned an invalid tag list")
     return tags

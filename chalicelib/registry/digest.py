@@ -36,21 +36,21 @@ def compute_digest(data: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
 
-def verify_content(data: bytes, digest: str, size: int | None, what: str) -> None:
+def verify_content(data: bytes, digest: str, size: int | None, label: str) -> None:
     """Raise `DigestMismatchError` unless `data` has `digest` and, when given, `size` bytes.
 
-    `what` names the content and where it came from, for the message.
+    `label` names the content and where it came from, for the message.
     """
-    algorithm, _ = parse_digest(digest, what)
+    algorithm, _ = parse_digest(digest, label)
     if size is not None and len(data) != size:
         raise DigestMismatchError(
-            f"{what} is {len(data)} bytes long but its descriptor gives {size} bytes; "
+            f"{label} is {len(data)} bytes long but its descriptor gives {size} bytes; "
             "the content is corrupt or was replaced, so push the image again"
         )
     actual = compute_digest(data, algorithm)
     if actual != digest:
         raise DigestMismatchError(
-            f"{what} has digest {actual}, not the expected {digest}; "
+            f"{label} has digest {actual}, not the expected {digest}; "
             "the content is corrupt or was replaced, so push the image again"
         )
 
@@ -72,23 +72,23 @@ class VerifyingReader(io.RawIOBase):
         read_chunk: Callable[[int], bytes],
         digest: str,
         size: int | None,
-        what: str,
+        label: str,
         close_source: Callable[[], None] | None = None,
     ) -> None:
         """Wrap a source.
 
         `read_chunk(n)` returns up to `n` bytes and `b""` at the end of the source. `digest` is
         the expected `algorithm:hex` and `size` the expected length in bytes, or None when
-        unknown. `what` names the content for error messages. `close_source`, when given, is
+        unknown. `label` names the content for error messages. `close_source`, when given, is
         called once when this stream closes.
         """
         super().__init__()
-        algorithm, _ = parse_digest(digest, what)
+        algorithm, _ = parse_digest(digest, label)
         self._read_chunk = read_chunk
         self._close_source = close_source
         self._digest = digest
         self._size = size
-        self._what = what
+        self._label = label
         self._hash = hashlib.new(algorithm)
         self._count = 0
         self._verified = False
@@ -117,7 +117,7 @@ class VerifyingReader(io.RawIOBase):
 
         self._count += len(chunk)
         if self._size is not None and self._count > self._size:
-            self._fail(f"{self._what} is longer than the {self._size} bytes its descriptor gives")
+            self._fail(f"{self._label} is longer than the {self._size} bytes its descriptor gives")
         self._hash.update(chunk)
         length = len(chunk)
         memoryview(buffer)[:length] = chunk
@@ -132,20 +132,18 @@ class VerifyingReader(io.RawIOBase):
     def _finish(self) -> None:
         if self._size is not None and self._count != self._size:
             self._fail(
-                f"{self._what} is {self._count} bytes long but its descriptor gives "
+                f"{self._label} is {self._count} bytes long but its descriptor gives "
                 f"{self._size} bytes"
             )
         algorithm = self._digest.partition(":")[0]
         actual = f"{algorithm}:{self._hash.hexdigest()}"
         if actual != self._digest:
-            self._fail(f"{self._what} has digest {actual}, not the expected {self._digest}")
+            self._fail(f"{self._label} has digest {actual}, not the expected {self._digest}")
         self._verified = True
-        logger.debug("verified %s (%s bytes)", self._what, self._count)
+        logger.debug("verified %s (%s bytes)", self._label, self._count)
 
     def _fail(self, reason: str) -> None:
-        self._failure = (
-            f"{reason}; the content is corrupt or was replaced, so push the image again"
-        )
+        self._failure = f"{reason}; the content is corrupt or was replaced, so push the image again"
         raise DigestMismatchError(self._failure)
 
 
@@ -153,10 +151,10 @@ def open_verified(
     read_chunk: Callable[[int], bytes],
     digest: str,
     size: int | None,
-    what: str,
+    label: str,
     close_source: Callable[[], None] | None = None,
     buffer_size: int = 1024 * 1024,
 ) -> io.BufferedReader:
     """Wrap a source in a buffered `VerifyingReader`, which takes the same arguments."""
-    raw = VerifyingReader(read_chunk, digest, size, what, close_source)
+    raw = VerifyingReader(read_chunk, digest, size, label, close_source)
     return io.BufferedReader(raw, buffer_size=buffer_size)

@@ -91,7 +91,7 @@ def detect_compression(head: bytes) -> Compression:
 
 @dataclasses.dataclass(frozen=True)
 class Descriptor:
-    """A content descriptor: what a manifest or index says about another blob."""
+    """A content descriptor: the media type, digest and size a manifest gives for a blob."""
 
     media_type: str
     digest: str
@@ -176,8 +176,7 @@ def parse_manifest(
         media_type = _infer_media_type(document, media_type, where)
     if document.get("schemaVersion") != 2:
         raise InvalidManifestError(
-            f"{where} has schemaVersion {document.get('schemaVersion')!r}, but only 2 is "
-            "supported"
+            f"{where} has schemaVersion {document.get('schemaVersion')!r}, but only 2 is supported"
         )
     return ManifestBlob(digest=digest, media_type=media_type, raw=raw, document=document)
 

@@ -28,8 +28,8 @@ _ARCHITECTURE_ALIASES = {
 class Platform:
     """An image platform, normalized so that equal platforms compare equal.
 
-    Normalization follows containerd: `aarch64` is `arm64`, whose `v8` variant is the default and
-    is dropped; plain `arm` means `arm/v7`; the `v1` variant of `amd64` is dropped.
+    Normalization follows containerd. `aarch64` becomes `arm64`, and the default `v8` variant of
+    `arm64` is dropped. Plain `arm` means `arm/v7`. The `v1` variant of `amd64` is dropped.
     """
 
     os: str

@@ -1,9 +1,9 @@
 """Image references parsed and normalized with Docker's rules.
 
 The grammar is the one of Docker's `distribution/reference` package:
-`[registry/]path[:tag][@digest]`, where the registry is a host name or bracketed IPv6 address with
-an optional port, and each path component is lower-case letters and digits joined by `.`, `_`,
-`__` or dashes. Normalization follows `docker pull`: a name without a registry is on Docker Hub
+`[registry/]path[:tag][@digest]`. The registry is a host name or a bracketed IPv6 address, with
+an optional port. Each path component is lower-case letters and digits joined by `.`, `_`, `__`
+or dashes. Normalization follows `docker pull`: a name without a registry is on Docker Hub
 (`docker.io`), and a one-component Docker Hub name gets the `library/` prefix.
 """
 

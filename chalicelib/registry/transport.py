@@ -10,7 +10,7 @@ LOOPBACK_NO_PROXY = "127.0.0.0/8,localhost,::1"
 
 
 def is_loopback(host: str) -> bool:
-    """Whether `host[:port]` is `localhost` or an address in 127.0.0.0/8 or ::1.
+    """Return whether `host[:port]` is `localhost` or an address in 127.0.0.0/8 or ::1.
 
     IPv6 addresses may be bracketed (`[::1]:5000`) or bare (`::1`).
     """
@@ -30,9 +30,9 @@ def is_loopback(host: str) -> bool:
 def request_proxies() -> dict[str, str]:
     """Return the `proxies` argument for a request: environment proxies, never for loopback.
 
-    `requests` applies `HTTP_PROXY` and the like to every host not in `no_proxy`; this adds the
-    loopback addresses to the `no_proxy` of the environment, so that a registry or token service
-    on this machine is reached directly, also after a redirect.
+    `requests` sends requests through `HTTP_PROXY` and the like unless the host is in
+    `no_proxy`. This adds the loopback addresses to the environment's `no_proxy`, so a registry or
+    token service on this machine is reached directly, also after a redirect.
     """
     configured = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
     no_proxy = ",".join(part for part in (configured, LOOPBACK_NO_PROXY) if part)

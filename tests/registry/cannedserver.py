@@ -78,7 +78,7 @@ class CannedServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server looks up
+            def do_GET(self) -> None:
                 request = Request(path=self.path, headers=dict(self.headers.items()))
                 server.requests.append(request)
                 route = server.routes.get(self.path)

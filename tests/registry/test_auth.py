@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from chalicelib.registry import auth as auth_module
 from chalicelib.registry.auth import Challenge, parse_www_authenticate
 from chalicelib.registry.client import RegistryClient
 from chalicelib.registry.errors import AuthenticationError, RegistryUnavailableError
@@ -49,11 +48,18 @@ MANIFEST_DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
         ('Basic realm="Registry Realm"', [Challenge("basic", {"realm": "Registry Realm"})]),
         (
             'Bearer realm="https://r/token",scope="repository:a/b:pull,push"',
-            [Challenge("bearer", {"realm": "https://r/token", "scope": "repository:a/b:pull,push"})],
+            [
+                Challenge(
+                    "bearer", {"realm": "https://r/token", "scope": "repository:a/b:pull,push"}
+                )
+            ],
         ),
         (
             'Basic realm="a", Bearer realm="b",service="c"',
-            [Challenge("basic", {"realm": "a"}), Challenge("bearer", {"realm": "b", "service": "c"})],
+            [
+                Challenge("basic", {"realm": "a"}),
+                Challenge("bearer", {"realm": "b", "service": "c"}),
+            ],
         ),
         ('Bearer realm="say \\"hi\\""', [Challenge("bearer", {"realm": 'say "hi"'})]),
         (
@@ -107,7 +113,7 @@ def test_bearer_token_refreshed_after_expiry(
     _registry_requiring("first", canned_server, _challenge(canned_server))
     _token_route(canned_server, ["first", "second"], expires_in=60)
     clock = [1000.0]
-    monkeypatch.setattr(auth_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr("chalicelib.registry.auth.monotonic", lambda: clock[0])
 
     with RegistryClient(retries=0) as client:
         client.fetch_manifest(f"{canned_server.host}/app:v1")
@@ -175,8 +181,9 @@ def test_bearer_token_response_without_token(canned_server: CannedServer) -> Non
     route = "/token?scope=repository%3Aapp%3Apull&service=canned"
     canned_server.routes[route] = Response.json({"details": "none for you"})
 
-    with RegistryClient(retries=0) as client, pytest.raises(
-        AuthenticationError, match="returned no token"
+    with (
+        RegistryClient(retries=0) as client,
+        pytest.raises(AuthenticationError, match="returned no token"),
     ):
         client.fetch_manifest(f"{canned_server.host}/app:v1")
 
@@ -186,19 +193,21 @@ def test_bearer_token_service_error(canned_server: CannedServer) -> None:
     route = "/token?scope=repository%3Aapp%3Apull&service=canned"
     canned_server.routes[route] = Response(503)
 
-    with RegistryClient(retries=0) as client, pytest.raises(
-        RegistryUnavailableError, match="returned HTTP 503"
+    with (
+        RegistryClient(retries=0) as client,
+        pytest.raises(RegistryUnavailableError, match="returned HTTP 503"),
     ):
         client.fetch_manifest(f"{canned_server.host}/app:v1")
 
 
-def test_bearer_realm_over_http_to_remote_host_rejected(canned_server: CannedServer) -> None:
-    # The realm is never contacted: the client refuses before sending credentials there.
+def test_bearer_realm_plain_http_rejected(canned_server: CannedServer) -> None:
+    # The realm is never contacted: the client raises before sending credentials there.
     challenge = 'Bearer realm="http://auth.example.invalid/token",service="canned"'
     _registry_requiring("t", canned_server, challenge)
 
-    with RegistryClient(retries=0) as client, pytest.raises(
-        AuthenticationError, match="not an https URL"
+    with (
+        RegistryClient(retries=0) as client,
+        pytest.raises(AuthenticationError, match="not an https URL"),
     ):
         client.fetch_manifest(f"{canned_server.host}/app:v1")
 
@@ -206,8 +215,9 @@ def test_bearer_realm_over_http_to_remote_host_rejected(canned_server: CannedSer
 def test_bearer_challenge_without_realm(canned_server: CannedServer) -> None:
     _registry_requiring("t", canned_server, 'Bearer service="canned"')
 
-    with RegistryClient(retries=0) as client, pytest.raises(
-        AuthenticationError, match="without a realm"
+    with (
+        RegistryClient(retries=0) as client,
+        pytest.raises(AuthenticationError, match="without a realm"),
     ):
         client.fetch_manifest(f"{canned_server.host}/app:v1")
 
@@ -215,7 +225,8 @@ def test_bearer_challenge_without_realm(canned_server: CannedServer) -> None:
 def test_unsupported_challenge(canned_server: CannedServer) -> None:
     _registry_requiring("t", canned_server, "Negotiate")
 
-    with RegistryClient(retries=0) as client, pytest.raises(
-        AuthenticationError, match="no supported scheme"
+    with (
+        RegistryClient(retries=0) as client,
+        pytest.raises(AuthenticationError, match="no supported scheme"),
     ):
         client.fetch_manifest(f"{canned_server.host}/app:v1")

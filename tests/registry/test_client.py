@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -42,7 +43,9 @@ def _read_layers(source: ImageSource) -> list[bytes]:
     return contents
 
 
-def _push_fresh_image(target: LocalRegistry, tmp_path: Path, name: str) -> tuple[str, dict]:
+def _push_fresh_image(
+    target: LocalRegistry, tmp_path: Path, name: str
+) -> tuple[str, dict[str, Any]]:
     """Push an image with content unique to `name`, so its blobs are shared with no other test."""
     writer = OciLayoutWriter(tmp_path / "layout")
     descriptor = two_layer_image(writer, label=name)
@@ -82,9 +85,7 @@ def test_resolve_keeps_gzip_and_plain_layers(client: RegistryClient, pushed: Pus
     ]
 
 
-def test_resolve_index_picks_default_platform(
-    client: RegistryClient, pushed: PushedLayout
-) -> None:
+def test_resolve_index_picks_default_platform(client: RegistryClient, pushed: PushedLayout) -> None:
     image = client.resolve(pushed.multi)
 
     assert image.manifest_digest == pushed.descriptors["amd64"]["digest"]
@@ -104,7 +105,7 @@ def test_resolve_index_picks_requested_platform(
     assert image.platform == "linux/arm64"
 
 
-def test_resolve_index_without_platform_lists_available(
+def test_resolve_missing_platform_lists_available(
     client: RegistryClient, pushed: PushedLayout
 ) -> None:
     with pytest.raises(PlatformNotFoundError) as raised:
@@ -160,7 +161,9 @@ def test_resolved_pinned_reference(client: RegistryClient, pushed: PushedLayout)
     assert image.pinned_reference.tag == "multi"
 
 
-def test_resolve_missing_tag(client: RegistryClient, registry: LocalRegistry, pushed: PushedLayout) -> None:
+def test_resolve_missing_tag(
+    client: RegistryClient, registry: LocalRegistry, pushed: PushedLayout
+) -> None:
     reference = f"{registry.host}/test/app:no-such-tag"
 
     with pytest.raises(ManifestNotFoundError) as raised:
@@ -213,7 +216,7 @@ def test_open_blob_missing(client: RegistryClient, pushed: PushedLayout) -> None
 def test_open_layer_detects_corrupt_blob(
     client: RegistryClient, registry: LocalRegistry, tmp_path: Path
 ) -> None:
-    reference, manifest = _push_fresh_image(registry, tmp_path, "corrupt-layer")
+    reference, _ = _push_fresh_image(registry, tmp_path, "corrupt-layer")
     image = client.resolve(reference)
     layer = image.layers[1]
     stored = registry.blob_path(layer.digest)
@@ -262,7 +265,7 @@ def test_resolve_detects_corrupt_config(
 def test_resolve_detects_corrupt_manifest(
     client: RegistryClient, registry: LocalRegistry, tmp_path: Path
 ) -> None:
-    reference, manifest = _push_fresh_image(registry, tmp_path, "corrupt-manifest")
+    reference, _ = _push_fresh_image(registry, tmp_path, "corrupt-manifest")
     image = client.resolve(reference)
     stored = registry.blob_path(image.manifest_digest)
     # Still valid JSON, so the registry serves it, under the digest it was stored with.
@@ -338,13 +341,16 @@ def test_basic_auth_resolves(pushed_auth: PushedLayout, auth_registry: LocalRegi
 def test_basic_auth_wrong_password(pushed_auth: PushedLayout, auth_registry: LocalRegistry) -> None:
     credentials = {auth_registry.host: (TEST_USER, "wrong-password")}
 
-    with RegistryClient(credentials=credentials) as client, pytest.raises(
-        AuthenticationError
-    ) as raised:
+    with (
+        RegistryClient(credentials=credentials) as client,
+        pytest.raises(AuthenticationError) as raised,
+    ):
         client.resolve(pushed_auth.single)
 
     message = str(raised.value)
-    assert f"registry {auth_registry.host} rejected the credentials of user {TEST_USER!r}" in message
+    assert (
+        f"registry {auth_registry.host} rejected the credentials of user {TEST_USER!r}" in message
+    )
     assert pushed_auth.single in message
     assert "check the user name and password" in message
     assert "wrong-password" not in message
@@ -426,9 +432,10 @@ def test_bearer_token_wrong_password(
 ) -> None:
     credentials = {token_registry.host: (TEST_USER, "wrong-password")}
 
-    with RegistryClient(credentials=credentials) as client, pytest.raises(
-        AuthenticationError
-    ) as raised:
+    with (
+        RegistryClient(credentials=credentials) as client,
+        pytest.raises(AuthenticationError) as raised,
+    ):
         client.resolve(pushed_token.single)
 
     message = str(raised.value)

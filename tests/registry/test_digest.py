@@ -20,7 +20,9 @@ CONTENT = b"layer bytes " * 1000
 DIGEST = "sha256:" + hashlib.sha256(CONTENT).hexdigest()
 
 
-def _stream(data: bytes, digest: str = DIGEST, size: int | None = len(CONTENT)) -> io.BufferedReader:
+def _stream(
+    data: bytes, digest: str = DIGEST, size: int | None = len(CONTENT)
+) -> io.BufferedReader:
     source = io.BytesIO(data)
     return open_verified(source.read, digest, size, "blob under test", buffer_size=4096)
 
@@ -93,7 +95,9 @@ def test_verified_stream_raises_again_after_mismatch() -> None:
 
 
 def test_verified_stream_rejects_truncated_content() -> None:
-    with pytest.raises(DigestMismatchError, match=f"is 100 bytes long but its descriptor gives {len(CONTENT)}"):
+    with pytest.raises(
+        DigestMismatchError, match=f"is 100 bytes long but its descriptor gives {len(CONTENT)}"
+    ):
         _stream(CONTENT[:100]).read()
 
 
@@ -121,7 +125,9 @@ def test_verified_stream_checks_empty_blob() -> None:
 
 def test_verifying_reader_closes_source() -> None:
     closed = []
-    reader = VerifyingReader(io.BytesIO(CONTENT).read, DIGEST, None, "blob", lambda: closed.append(1))
+    reader = VerifyingReader(
+        io.BytesIO(CONTENT).read, DIGEST, None, "blob", lambda: closed.append(1)
+    )
 
     reader.close()
     reader.close()

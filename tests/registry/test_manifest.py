@@ -47,7 +47,9 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _manifest(layers: list[tuple[str, str]] | None = None, config_type: str = OCI_CONFIG) -> dict:
+def _manifest(
+    layers: list[tuple[str, str]] | None = None, config_type: str = OCI_CONFIG
+) -> dict[str, Any]:
     layer_list = layers if layers is not None else [(OCI_LAYER_GZIP, "1" * 64)]
     return {
         "schemaVersion": 2,
@@ -293,7 +295,7 @@ def test_walk_to_image_reports_available_platforms() -> None:
     amd64 = manifests.add(_manifest())
     index = manifests.add(_index(_with_platform(amd64, "amd64")))
 
-    with pytest.raises(PlatformNotFoundError, match="linux/s390x.*it has linux/amd64"):
+    with pytest.raises(PlatformNotFoundError, match=r"linux/s390x.*it has linux/amd64"):
         walk_to_image(
             manifests.blobs[index["digest"]], Platform.parse("linux/s390x"), manifests.fetch, "img"
         )

@@ -10,6 +10,12 @@ from chalicelib.registry.errors import InvalidPlatformError
 from chalicelib.registry.platform import Platform, describe_platforms, select_platform_entry
 
 
+def _selected(entries: list[dict[str, Any]], platform: str) -> str | None:
+    """Return the digest of the entry selected for `platform`, or None."""
+    entry = select_platform_entry(entries, Platform.parse(platform), "test index")
+    return None if entry is None else str(entry["digest"])
+
+
 def _entry(digest: str, os: str, architecture: str, variant: str | None = None) -> dict[str, Any]:
     platform = {"os": os, "architecture": architecture}
     if variant:
@@ -58,27 +64,27 @@ def test_select_platform_exact_match() -> None:
         _entry("c", "linux", "arm", "v7"),
     ]
 
-    assert select_platform_entry(entries, Platform.parse("linux/arm64"), "x")["digest"] == "b"
-    assert select_platform_entry(entries, Platform.parse("linux/arm/v7"), "x")["digest"] == "c"
-    assert select_platform_entry(entries, Platform.parse("linux/amd64"), "x")["digest"] == "a"
+    assert _selected(entries, "linux/arm64") == "b"
+    assert _selected(entries, "linux/arm/v7") == "c"
+    assert _selected(entries, "linux/amd64") == "a"
 
 
 def test_select_platform_prefers_exact_variant() -> None:
     entries = [_entry("v6", "linux", "arm", "v6"), _entry("v7", "linux", "arm", "v7")]
 
-    assert select_platform_entry(entries, Platform.parse("linux/arm"), "x")["digest"] == "v7"
+    assert _selected(entries, "linux/arm") == "v7"
 
 
 def test_select_platform_falls_back_to_other_variant() -> None:
     entries = [_entry("v2", "linux", "amd64", "v2")]
 
-    assert select_platform_entry(entries, Platform.parse("linux/amd64"), "x")["digest"] == "v2"
+    assert _selected(entries, "linux/amd64") == "v2"
 
 
 def test_select_platform_keeps_requested_variant_strict() -> None:
     entries = [_entry("v6", "linux", "arm", "v6")]
 
-    assert select_platform_entry(entries, Platform.parse("linux/arm/v7"), "x") is None
+    assert _selected(entries, "linux/arm/v7") is None
 
 
 def test_select_platform_skips_attestations() -> None:
@@ -88,13 +94,13 @@ def test_select_platform_skips_attestations() -> None:
         _entry("a", "linux", "amd64"),
     ]
 
-    assert select_platform_entry(entries, Platform.parse("linux/amd64"), "x")["digest"] == "a"
+    assert _selected(entries, "linux/amd64") == "a"
 
 
 def test_select_platform_missing_returns_none() -> None:
     entries = [_entry("a", "linux", "amd64")]
 
-    assert select_platform_entry(entries, Platform.parse("linux/s390x"), "x") is None
+    assert _selected(entries, "linux/s390x") is None
 
 
 def test_describe_platforms_lists_distinct_platforms() -> None:

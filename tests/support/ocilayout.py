@@ -147,9 +147,7 @@ def two_layer_image(
         {"etc/os-release": b"ID=plimsoll-test\n", f"arch/{architecture}": label.encode()}
     )
     app = make_tar({"app/label.txt": f"{label} on {architecture}\n".encode()})
-    return writer.add_image(
-        [(base, OCI_LAYER_GZIP), (app, OCI_LAYER)], architecture=architecture
-    )
+    return writer.add_image([(base, OCI_LAYER_GZIP), (app, OCI_LAYER)], architecture=architecture)
 
 
 def write_test_layout(root: Path) -> dict[str, dict[str, Any]]:

@@ -70,7 +70,11 @@ class LocalRegistry:
         """Return the file that stores a blob (its `data` file in the storage tree)."""
         algorithm, hex_part = digest.split(":", 1)
         return (
-            self.storage_dir / "docker/registry/v2/blobs" / algorithm / hex_part[:2] / hex_part
+            self.storage_dir
+            / "docker/registry/v2/blobs"
+            / algorithm
+            / hex_part[:2]
+            / hex_part
             / "data"
         )
 
@@ -319,9 +323,11 @@ class TokenServer:
             kind, _, rest = scope.partition(":")
             name, _, actions = rest.rpartition(":")
             wanted = [action for action in actions.split(",") if action]
-            granted = wanted if user is not None else [
-                action for action in wanted if action in self.anonymous_actions
-            ]
+            granted = (
+                wanted
+                if user is not None
+                else [action for action in wanted if action in self.anonymous_actions]
+            )
             access.append({"type": kind, "name": name, "actions": granted})
         now = int(time.time())
         claims = {
@@ -341,15 +347,16 @@ class TokenServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server looks up
+            def do_GET(self) -> None:
                 query = parse_qs(urlsplit(self.path).query)
-                user = server._authenticate(self.headers.get("Authorization"))
-                if user is False:
+                try:
+                    user = server._authenticate(self.headers.get("Authorization"))
+                except PermissionError:
                     self._send(401, {"details": "invalid credentials"})
                     return
                 scopes = query.get("scope", [])
-                server.requests.append((user or None, scopes))
-                token = server.issue(user or None, scopes, query.get("service", [""])[0])
+                server.requests.append((user, scopes))
+                token = server.issue(user, scopes, query.get("service", [""])[0])
                 self._send(200, {"token": token, "access_token": token, "expires_in": 300})
 
             def _send(self, status: int, body: dict[str, object]) -> None:
@@ -365,20 +372,20 @@ class TokenServer:
 
         return Handler
 
-    def _authenticate(self, header: str | None) -> str | bool:
-        """Return the user of valid basic credentials, `""` for none, False for wrong ones."""
+    def _authenticate(self, header: str | None) -> str | None:
+        """Return the user of valid basic credentials or None for none; raise for wrong ones."""
         if not header:
-            return ""
+            return None
         scheme, _, encoded = header.partition(" ")
-        if scheme.lower() != "basic":
-            return False
         user, _, password = base64.b64decode(encoded).decode().partition(":")
-        return user if (user, password) == self.credentials else False
+        if scheme.lower() != "basic" or (user, password) != self.credentials:
+            raise PermissionError(f"wrong credentials for user {user!r}")
+        return user
 
 
 def _self_signed_certificate(private_key: rsa.RSAPrivateKey) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, TOKEN_ISSUER)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(name)
