@@ -48,9 +48,10 @@ from chalicelib.policy.interface import ImageFacts
 from chalicelib.policy.matching import (
     ImageReference,
     first_matching_rule,
-    parse_image_reference,
+    parse_evaluated_tag,
     pattern_matches,
 )
+from chalicelib.registry.errors import InvalidReferenceError
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,12 @@ def _evaluate(bundle: dict, facts: ImageFacts, tag: str, now: datetime.datetime)
     if problems:
         return _Outcome(problems=problems, failed=True)
 
-    reference = parse_image_reference(tag)
+    try:
+        reference = parse_evaluated_tag(tag)
+    except InvalidReferenceError as exc:
+        return _Outcome(
+            problems=[BundleProblem(message=str(exc), problem_type="ValidationError")], failed=True
+        )
     mappings = bundle["mappings"]
     mapping = _select(mappings, reference, facts)
     outcome = _Outcome(

@@ -7,14 +7,13 @@ glob must match the whole value, and its `*` matches any run of characters. Afte
 
 from __future__ import annotations
 
-import dataclasses
 import re
+
+from chalicelib.registry.reference import DOCKER_HUB, ImageReference, parse_reference
 
 REGEXP_PREFIX = "regexp:"
 
-DOCKER_HUB = "docker.io"
-_DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")
-_LOCAL_HOSTS = ("localhost", "localhost.localdomain", "localbuild")
+_DOCKER_HUB_PREFIX = "dockerhub/"
 
 
 def pattern_regex(pattern: str) -> str:
@@ -39,51 +38,18 @@ def pattern_matches(pattern: str, value: str) -> bool:
     return re.match(pattern_regex(pattern), value) is not None
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageReference:
-    """A parsed `registry/repository:tag` or `registry/repository@digest` reference."""
+def parse_evaluated_tag(tag: str) -> ImageReference:
+    """Parse the tag an image is evaluated as, with Docker's defaults.
 
-    registry: str
-    repository: str
-    tag: str | None
-    digest: str | None
-
-
-def parse_image_reference(reference: str) -> ImageReference:
-    """Parse an image reference with Docker's defaults.
-
-    The first path component is a registry when it contains `.` or `:` or is a local host name.
-    Otherwise the registry is Docker Hub (`docker.io`), where an official image's repository
-    gets the `library/` namespace. The tag defaults to `latest` unless a digest is given. The
-    prefix `dockerhub/` is read as `docker.io/`, as Anchore Engine does.
+    A reference without a registry is on Docker Hub, where an official image's repository gets
+    the `library/` namespace, so `nginx` is `docker.io/library/nginx:latest`. The prefix
+    `dockerhub/` is read as `docker.io/`, as Anchore Engine does. Raises
+    `InvalidReferenceError` naming the tag when it is not a valid image reference.
     """
-    text = reference.strip()
-    if text.startswith("dockerhub/"):
-        text = DOCKER_HUB + text[len("dockerhub") :]
-
-    registry = DOCKER_HUB
-    remainder = text
-    first, slash, rest = text.partition("/")
-    if slash and ("." in first or ":" in first or first in _LOCAL_HOSTS):
-        registry, remainder = first, rest
-    if registry in _DOCKER_HUB_ALIASES:
-        registry = DOCKER_HUB
-
-    digest = None
-    tag: str | None = None
-    repository, at, digest_part = remainder.partition("@")
-    if at:
-        digest = digest_part
-    else:
-        name, colon, tag_part = remainder.rpartition(":")
-        if colon and "/" not in tag_part:
-            repository, tag = name, tag_part
-        else:
-            repository, tag = remainder, "latest"
-
-    if registry == DOCKER_HUB and "/" not in repository:
-        repository = f"library/{repository}"
-    return ImageReference(registry=registry, repository=repository, tag=tag, digest=digest)
+    text = tag.strip()
+    if text.startswith(_DOCKER_HUB_PREFIX):
+        text = DOCKER_HUB + "/" + text[len(_DOCKER_HUB_PREFIX) :]
+    return parse_reference(text)
 
 
 def selection_rule_matches(

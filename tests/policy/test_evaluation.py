@@ -368,6 +368,16 @@ def test_trigger_failure_gives_stop_with_location() -> None:
     )
 
 
+def test_invalid_tag_gives_stop() -> None:
+    document = evaluate(make_bundle([ALWAYS]), "docker.io/Library/Nginx:latest")
+
+    assert document["final_action"] == "stop"
+    assert rows(document) == []
+    (problem,) = document["evaluation_problems"]
+    assert problem["problem_type"] == "ValidationError"
+    assert "invalid image reference 'docker.io/Library/Nginx:latest'" in problem["details"]
+
+
 def test_naive_now_is_utc() -> None:
     naive = datetime.datetime(2024, 6, 1, 12, 0)
 

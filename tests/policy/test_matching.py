@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.policy.matching import (
-    ImageReference,
     first_matching_rule,
-    parse_image_reference,
+    parse_evaluated_tag,
     pattern_matches,
     selection_rule_matches,
 )
+from chalicelib.registry.errors import InvalidReferenceError
+from chalicelib.registry.reference import ImageReference
 from tests.policy.factories import mapping_rule
 
 IMAGE_ID = "0" * 64
@@ -27,15 +28,20 @@ REFERENCES = [
     ("localhost:5000/app", ImageReference("localhost:5000", "app", "latest", None)),
     ("localhost/app:dev", ImageReference("localhost", "app", "dev", None)),
     (
-        "gcr.io/proj/app@sha256:abc",
-        ImageReference("gcr.io", "proj/app", None, "sha256:abc"),
+        f"gcr.io/proj/app@sha256:{'c' * 64}",
+        ImageReference("gcr.io", "proj/app", None, f"sha256:{'c' * 64}"),
     ),
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), REFERENCES)
-def test_parse_image_reference(text: str, expected: ImageReference) -> None:
-    assert parse_image_reference(text) == expected
+def test_parse_evaluated_tag(text: str, expected: ImageReference) -> None:
+    assert parse_evaluated_tag(text) == expected
+
+
+def test_parse_evaluated_tag_rejects_invalid_reference() -> None:
+    with pytest.raises(InvalidReferenceError, match="Nginx"):
+        parse_evaluated_tag("docker.io/Nginx:latest")
 
 
 PATTERNS = [
@@ -84,8 +90,8 @@ MAPPINGS = [
     (("*", "*", "id", IMAGE_ID), "docker.io/nginx:latest", True),
     (("*", "*", "id", "1" * 64), "docker.io/nginx:latest", False),
     (("*", "mysql", "id", IMAGE_ID), "docker.io/nginx:latest", False),
-    (("*", "*", "tag", "*"), "docker.io/nginx@sha256:ff", True),
-    (("*", "*", "tag", "latest"), "docker.io/nginx@sha256:ff", False),
+    (("*", "*", "tag", "*"), f"docker.io/nginx@sha256:{'f' * 64}", True),
+    (("*", "*", "tag", "latest"), f"docker.io/nginx@sha256:{'f' * 64}", False),
 ]
 
 
@@ -94,7 +100,7 @@ def test_selection_rule_truth_table(
     rule: tuple[str, str, str, str], tag: str, expected: bool
 ) -> None:
     registry, repository, image_type, value = rule
-    reference = parse_image_reference(tag)
+    reference = parse_evaluated_tag(tag)
 
     matched = selection_rule_matches(
         mapping_rule(registry, repository, image_type, value), reference, IMAGE_ID, DIGEST
@@ -111,10 +117,10 @@ def test_first_matching_rule_wins() -> None:
     ]
 
     def pick(tag: str) -> str | None:
-        rule = first_matching_rule(rules, parse_image_reference(tag), IMAGE_ID, DIGEST)
+        rule = first_matching_rule(rules, parse_evaluated_tag(tag), IMAGE_ID, DIGEST)
         return None if rule is None else rule["name"]
 
     assert pick("nginx") == "official"
     assert pick("gcr.io/proj/app:1") == "gcr"
     assert pick("quay.io/org/app:1") == "catch-all"
-    assert first_matching_rule(rules[:1], parse_image_reference("nginx"), IMAGE_ID, DIGEST) is None
+    assert first_matching_rule(rules[:1], parse_evaluated_tag("nginx"), IMAGE_ID, DIGEST) is None
