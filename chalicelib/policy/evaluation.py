@@ -136,8 +136,8 @@ def evaluate_bundle(
     rule field is False when no rule matched, as Anchore Engine writes it. Both times are the
     epoch seconds of `now`. Rules of end-of-life gates are skipped and listed as problems.
 
-    `now` is the evaluation time; a naive value is read as UTC. It decides whitelist expiry and
-    the day counts of vulnerability and feed triggers.
+    `now` is the evaluation time, and a naive value is read as UTC. It decides whitelist expiry
+    and the day counts of vulnerability and feed triggers.
     """
     now = as_utc(now)
     outcome = _evaluate(bundle, facts, tag, now)
@@ -185,7 +185,8 @@ def _evaluate(bundle: dict, facts: ImageFacts, tag: str, now: datetime.datetime)
         try:
             decisions = _run_policy(policy, facts, now, cache, outcome.problems)
         except _RuleFailure as failure:
-            return _Outcome(mapping=mapping, problems=[failure.problem], failed=True)
+            problems = [*outcome.problems, failure.problem]
+            return _Outcome(mapping=mapping, problems=problems, failed=True)
         _apply_whitelists(decisions, whitelists, now)
         actions = [decision.action for decision in decisions if not decision.whitelisted]
         policy_actions.append(min(actions, default=Action.GO))

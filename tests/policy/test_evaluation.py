@@ -356,14 +356,15 @@ def test_end_of_life_rule_is_skipped_with_warning() -> None:
 def test_trigger_failure_gives_stop_with_location() -> None:
     bad_regex = make_rule("files", "name_match", {"regex": r"*\.pem"}, rule_id="r-bad")
 
-    document = evaluate(make_bundle([ALWAYS, bad_regex]))
+    document = evaluate(make_bundle([make_rule("pkgdiff", "pkgadd"), ALWAYS, bad_regex]))
 
     assert document["final_action"] == "stop"
     assert rows(document) == []
-    (problem,) = document["evaluation_problems"]
+    end_of_life, problem = document["evaluation_problems"]
+    assert end_of_life["problem_type"] == "EndOfLifedError"
     assert problem["problem_type"] == "TriggerEvaluationError"
     assert problem["details"].startswith(
-        "policy 'p1' rule 2 (id 'r-bad') gate 'files' trigger 'name_match': parameter 'regex' "
+        "policy 'p1' rule 3 (id 'r-bad') gate 'files' trigger 'name_match': parameter 'regex' "
         r"value '*\\.pem' is not a valid regular expression"
     )
 
