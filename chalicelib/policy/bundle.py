@@ -108,7 +108,7 @@ class _Location:
             parts.append(f"parameter {self.parameter!r}")
         return " ".join(parts)
 
-    def but(self, **changes: object) -> _Location:
+    def replace(self, **changes: object) -> _Location:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
@@ -209,7 +209,7 @@ def compile_rule(
         return None, [location.problem("ValidationError", "rule is not a JSON object")]
     rule_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     gate_name, trigger_name = raw.get("gate"), raw.get("trigger")
-    location = location.but(
+    location = location.replace(
         rule_id=rule_id,
         gate=gate_name if _is_text(gate_name) else None,
         trigger=trigger_name if _is_text(trigger_name) else None,
@@ -293,6 +293,8 @@ def _compile_params(
         ]
 
     values: dict[str, str] = {}
+    # Canonical names of the parameters given with a value, valid or not.
+    given: set[str] = set()
     problems: list[BundleProblem] = []
     for raw in raw_params:
         if not isinstance(raw, dict) or not _is_text(raw.get("name")):
@@ -303,7 +305,7 @@ def _compile_params(
         if trigger.accepts_any_params:
             continue
         spec = trigger.param(name)
-        here = location.but(parameter=name.lower())
+        here = location.replace(parameter=name.lower())
         if spec is None:
             valid = ", ".join(p.name for p in trigger.params) or "none"
             problems.append(
@@ -314,10 +316,11 @@ def _compile_params(
             continue
         if value is None:
             continue
+        given.add(spec.name)
         reason = spec.check_value(value)
         if reason:
             problems.append(
-                here.but(parameter=spec.name).problem("ParameterValueInvalidError", reason)
+                here.replace(parameter=spec.name).problem("ParameterValueInvalidError", reason)
             )
             continue
         values[spec.name] = str(value)
@@ -325,32 +328,18 @@ def _compile_params(
     if trigger.accepts_any_params:
         return {}, problems
     for spec in trigger.params:
-        if (
-            spec.required
-            and spec.name not in values
-            and not _was_given(raw_params, spec.name, trigger)
-        ):
+        if spec.required and spec.name not in given:
             problems.append(
-                location.but(parameter=spec.name).problem(
+                location.replace(parameter=spec.name).problem(
                     "RequiredParameterNotSetError", "required parameter is missing"
                 )
             )
     if not problems and trigger.check_params:
         for name, reason in trigger.check_params(ParamValues(values)):
             problems.append(
-                location.but(parameter=name).problem("ParameterValueInvalidError", reason)
+                location.replace(parameter=name).problem("ParameterValueInvalidError", reason)
             )
     return values, problems
-
-
-def _was_given(raw_params: list, name: str, trigger: TriggerSpec) -> bool:
-    """Return whether a parameter was given with a value, valid or not."""
-    for raw in raw_params:
-        if isinstance(raw, dict) and _is_text(raw.get("name")) and raw.get("value") is not None:
-            spec = trigger.param(raw["name"])
-            if spec is not None and spec.name == name:
-                return True
-    return False
 
 
 def _as_entry(label: str, raw: object) -> dict | BundleProblem:
