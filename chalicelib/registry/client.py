@@ -94,6 +94,9 @@ class RegistryClient:
 
     One client keeps one HTTP session, the registries' authentication challenges and cached
     bearer tokens, so reuse it for many requests. Close it with `close()` or a `with` block.
+
+    NOTE: `requests` does not promise that a session is thread-safe, and the token cache has no
+    lock. A client shared by threads works in practice but may request a token twice.
     """
 
     def __init__(
@@ -288,12 +291,16 @@ class RegistryClient:
         label = f"tags of {reference.name}"
         path = f"tags/list?n={_TAGS_PAGE_SIZE}"
         tags: list[str] = []
+        seen: set[str] = set()
         for _ in range(_MAX_TAG_PAGES):
             with self._get(reference, path, headers={"Accept": "application/json"}) as response:
                 self._raise_for_status(response, reference, label, ManifestNotFoundError)
                 page = _tags_page(response, label)
                 next_link = response.links.get("next", {}).get("url")
-            tags.extend(tag for tag in page if tag not in tags)
+            for tag in page:
+                if tag not in seen:
+                    seen.add(tag)
+                    tags.append(tag)
             if not next_link:
                 return tags
             # The link is relative to the request URL; keep only what follows `/v2/NAME/`.
@@ -316,7 +323,7 @@ class RegistryClient:
         headers: dict[str, str],
         stream: bool = False,
     ) -> requests.Response:
-        """Send an authenticated GET for `/v2/<repository>/<path>`, answering one challenge."""
+        """Send a GET for `/v2/<repository>/<path>`, authenticating after at most one challenge."""
         registry = reference.registry
         scope = f"repository:{reference.repository}:pull"
         subject = str(reference)
