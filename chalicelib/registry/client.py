@@ -95,8 +95,8 @@ class RegistryClient:
     One client keeps one HTTP session, the registries' authentication challenges and cached
     bearer tokens, so reuse it for many requests. Close it with `close()` or a `with` block.
 
-    NOTE: `requests` does not promise that a session is thread-safe, and the token cache has no
-    lock. A client shared by threads works in practice but may request a token twice.
+    NOTE: the token cache has no lock and `requests` does not document sessions as thread-safe,
+    so sharing one client between threads is untested.
     """
 
     def __init__(
