@@ -24,7 +24,7 @@ from tools.imagebuild import push
 from tools.registry import free_port, local_registry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-AUTH = ("admin", "foobar")
+SEVERITY_ORDER = ["Unknown", "Negligible", "Low", "Medium", "High", "Critical"]
 
 
 def table(header: list[str], rows: list[list[object]]) -> str:
@@ -120,6 +120,7 @@ def report(api: Api, image: dict, tag: str) -> int:
 
     print("== Vulnerabilities")
     vulns = api.call("GET", f"/v1/images/{digest}/vuln/all").json()["vulnerabilities"]
+    vulns.sort(key=lambda v: (-SEVERITY_ORDER.index(v["severity"]), v["package_name"], v["vuln"]))
     rows = [
         [v["vuln"], v["severity"], v["package_name"], v["package_version"], v["fix"]]
         for v in vulns
