@@ -146,7 +146,9 @@ def _collect_fixes(secfixes: dict[Any, Any]) -> dict[str, _Fix]:
                     if scheme.compare(version, current.version) < 0:
                         current.version = version
                 except InvalidVersionError as error:
-                    logger.warning("kept fixed version %s for %s: %s", current.version, vuln_id, error)
+                    logger.warning(
+                        "kept fixed version %s for %s: %s", current.version, vuln_id, error
+                    )
     return fixes
 
 
@@ -158,7 +160,7 @@ def _entry_ids(entry: str) -> dict[str, list[str]]:
     if len(cve_ids) == 1:
         return {cve_ids[0]: other_ids}
     # With several CVE ids, a shared alias such as XSA-254 would make the matcher report the
-    # CVEs as one issue, so each CVE stands alone and the other ids point to all of them.
+    # CVEs as one issue. So each CVE is a record of its own, and the other ids alias all of them.
     result: dict[str, list[str]] = {cve_id: [] for cve_id in cve_ids}
     result.update({other_id: list(cve_ids) for other_id in other_ids})
     return result

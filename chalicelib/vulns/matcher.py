@@ -1,8 +1,8 @@
 """Matching of installed packages against stored vulnerability records.
 
-Each package is looked up in the namespaces that apply to it (its image's distro release for
-OS packages, its language ecosystem otherwise), and a record matches when the installed version
-is in the record's version list or inside one of its ranges, evaluated with OSV's rules.
+Each package is looked up in the namespaces that apply to it: its image's distro release for OS
+packages, its language ecosystem otherwise. A record matches when the installed version is in the
+record's version list or inside one of its ranges, evaluated with OSV's rules.
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ def _evaluate_range(
     compare = get_scheme(scheme_name).compare
 
     def event_version(event: RangeEvent) -> str:
-        return next(v for v in (event.introduced, event.fixed, event.last_affected, event.limit) if v)
+        values = (event.introduced, event.fixed, event.last_affected, event.limit)
+        return next(value for value in values if value)
 
     def order(first: RangeEvent, second: RangeEvent) -> int:
         if first.introduced == "0" or second.introduced == "0":
@@ -199,7 +200,7 @@ def _deduplicate(
             i,
         ),
     )
-    kept: list[tuple[VulnRecord, list[str]]] = []
+    reported: list[tuple[VulnRecord, list[str]]] = []
     claimed: set[str] = set()
     for index in ranked:
         record, fixed_in = candidates[index]
@@ -208,8 +209,8 @@ def _deduplicate(
             logger.debug("reported %s once under an alias for %s", record.id, record.package)
             continue
         claimed |= identifiers
-        kept.append((record, fixed_in))
-    return kept
+        reported.append((record, fixed_in))
+    return reported
 
 
 def _to_match(package: Package, record: VulnRecord, fixed_in: list[str]) -> VulnMatch:

@@ -110,7 +110,8 @@ def parse_feed_sources(text: str) -> list[FeedSource]:
             raise FeedError(f"FEED_SOURCES entry {entry!r} is invalid: {_ACCEPTED_FORMS}")
         if feed_format not in FEED_FORMATS:
             raise FeedError(
-                f"FEED_SOURCES entry {entry!r} has unknown format {feed_format!r}: {_ACCEPTED_FORMS}"
+                f"FEED_SOURCES entry {entry!r} has unknown format {feed_format!r}: "
+                f"{_ACCEPTED_FORMS}"
             )
         scheme = urlsplit(location).scheme.lower()
         if "://" in location and scheme not in ("http", "https"):
@@ -250,7 +251,7 @@ def _decode(name: str, data: bytes) -> Any:
 def _records_of(feed_format: str, name: str, document: Any) -> list[VulnRecord]:
     if feed_format == "alpine-secdb":
         return parse_alpine_secdb(document, name)
-    # An OSV file holds one record; a list of records (as some exports write) is accepted too.
+    # An OSV file contains one record, but a file with a list of records is accepted too.
     if isinstance(document, list):
         return [record for item in document for record in parse_osv(item)]
     return parse_osv(document)

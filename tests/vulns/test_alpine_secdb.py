@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from chalicelib.vulns.alpine_secdb import extract_ids, parse_alpine_secdb, secdb
 from chalicelib.vulns.interface import FeedError, RangeEvent, VulnRecord
 
 
-def load_secdb(path: Path) -> dict:
+def load_secdb(path: Path) -> Any:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         return json.loads(text)
@@ -194,7 +195,7 @@ def test_secdb_release_from_folder() -> None:
 
 def test_secdb_without_release_raises() -> None:
     # Hand-made, as above, with no release in the path either.
-    data = {"packages": []}
+    data: dict[str, list[str]] = {"packages": []}
 
     with pytest.raises(FeedError, match="no release"):
         parse_alpine_secdb(data, "main.yaml")

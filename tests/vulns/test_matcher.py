@@ -458,9 +458,9 @@ def test_affected_fixes_versions_list_only() -> None:
 
 
 def test_package_namespaces_per_type() -> None:
-    assert package_namespaces(dpkg_package("libssl3", "3.0.11-1", source="openssl"), "debian:12") == [
-        ("debian:12", "openssl")
-    ]
+    libssl = dpkg_package("libssl3", "3.0.11-1", source="openssl")
+
+    assert package_namespaces(libssl, "debian:12") == [("debian:12", "openssl")]
     assert package_namespaces(dpkg_package("bash", "5.2.15-2+b2"), "debian:12") == [
         ("debian:12", "bash")
     ]

@@ -1,9 +1,10 @@
-"""Tests of the OSV importer on real advisory databases (PyPA, Go, RustSec, GitHub, Ubuntu, Debian)."""
+"""Tests of the OSV importer on real records: PyPA, Go, RustSec, GitHub, Ubuntu and Debian."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,11 +17,11 @@ PYPA_FILES = 2661
 PYPA_WITHDRAWN = 10
 
 
-def load_yaml(path: Path) -> dict:
+def load_yaml(path: Path) -> Any:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CBaseLoader)
 
 
-def load_json(path: Path) -> dict:
+def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -82,7 +83,9 @@ def test_osv_pypa_record_keeps_ecosystem_ranges_and_aliases(pypa_dir: Path) -> N
     ]
     assert "1.26.16" in record.versions
     assert "1.10" in record.versions
-    assert record.link == "https://github.com/urllib3/urllib3/security/advisories/GHSA-v845-jxx5-vc9f"
+    assert record.link == (
+        "https://github.com/urllib3/urllib3/security/advisories/GHSA-v845-jxx5-vc9f"
+    )
     assert record.modified == "2023-10-10T14:28:19.389317Z"
     assert record.source == "osv"
 
