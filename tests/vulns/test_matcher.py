@@ -331,8 +331,8 @@ def test_match_invalid_record_version_skipped(caplog: pytest.LogCaptureFixture) 
 
 
 def test_match_alias_prefers_vendor_severity(feeds_dir: Path, store: RecordStore) -> None:
-    # Hand-made: the feeds hold no GitHub record for urllib3, so this one stands in for it,
-    # with GitHub's label and the aliases GitHub lists for CVE-2023-43804.
+    # Hand-made: the feeds contain no GitHub record for urllib3, so this record takes its place.
+    # It carries a GitHub-style label and shares the CVE alias of PYSEC-2023-192.
     ghsa = VulnRecord(
         id="GHSA-v845-jxx5-vc9f",
         namespace="pypi",
