@@ -96,26 +96,36 @@ def affected_fixes(record: VulnRecord, version: str) -> list[str] | None:
     """Return the fixed versions of the ranges that contain `version`, or None if not affected.
 
     An empty list means affected with no fix known. The version is affected when it is one of
-    the record's `versions` (compared as exact strings) or inside any range. A record that cannot
-    be evaluated because a version is invalid in its scheme is logged and returns None.
+    the record's `versions` (compared as exact strings) or inside any range. A range that cannot
+    be evaluated, because a version is invalid in its scheme or the namespace has none, is
+    logged. The record then returns None unless `versions` lists the version.
     """
-    affected = version in record.versions
+    listed = version in record.versions
+    affected = listed
     fixed_in: list[str] = []
     for affected_range in record.ranges:
         scheme_name = version_scheme_name(record.namespace, affected_range.type)
+        problem = None
+        in_range, fixed = False, None
         if scheme_name is None:
+            problem = f"namespace {record.namespace} has no version scheme"
+        else:
+            try:
+                in_range, fixed = _evaluate_range(affected_range, version, scheme_name)
+            except InvalidVersionError as error:
+                problem = str(error)
+
+        if problem is not None:
             logger.warning(
-                "skipped record %s: namespace %s has no version scheme",
+                "skipped %s of record %s for %s %s: %s",
+                "a range" if listed else "the record",
                 record.id,
-                record.namespace,
+                record.package,
+                version,
+                problem,
             )
-            return None
-        try:
-            in_range, fixed = _evaluate_range(affected_range, version, scheme_name)
-        except InvalidVersionError as error:
-            logger.warning(
-                "skipped record %s for %s %s: %s", record.id, record.package, version, error
-            )
+            if listed:
+                continue
             return None
         if in_range:
             affected = True

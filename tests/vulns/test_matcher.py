@@ -297,6 +297,42 @@ def test_match_invalid_installed_version_skipped(
     assert "not a version" in caplog.text
 
 
+def test_match_real_invalid_fixed_version_skipped(
+    feeds_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PYSEC-2021-371 gives `0.2.0-n653` as the fix, which is not a PEP 440 version.
+    source = FeedSource(
+        "osv", str(feeds_dir / "pypi" / "pypa-advisory-database" / "vulns" / "binderhub")
+    )
+    store = RecordStore(list(iter_records(source)))
+
+    with caplog.at_level(logging.WARNING, logger="chalicelib.vulns.matcher"):
+        matches = match_packages([python_package("binderhub", "0.1.0")], None, store.lookup)
+
+    assert "PYSEC-2021-371" not in {m.vuln_id for m in matches}
+    assert "PYSEC-2021-371" in caplog.text
+    assert "0.2.0-n653" in caplog.text
+
+
+def test_affected_fixes_listed_version_despite_invalid_range() -> None:
+    # Hand-made: a record whose range cannot be evaluated but whose list names the version.
+    record = VulnRecord(
+        id="TEST-LISTED",
+        namespace="pypi",
+        package="example",
+        versions=["0.1.0"],
+        ranges=[
+            AffectedRange(
+                type="ECOSYSTEM",
+                events=[RangeEvent(introduced="0"), RangeEvent(fixed="0.2.0-n653")],
+            )
+        ],
+    )
+
+    assert affected_fixes(record, "0.1.0") == []
+    assert affected_fixes(record, "0.1.1") is None
+
+
 def test_match_invalid_record_version_skipped(caplog: pytest.LogCaptureFixture) -> None:
     # Hand-made: the real feeds contain no record with an invalid version.
     broken = VulnRecord(
