@@ -43,7 +43,8 @@ DOWNLOAD_TIMEOUT = (30.0, 300.0)
 DOWNLOAD_CHUNK_SIZE = 1 << 20
 
 MAX_RECORDED_FAILURES = 100
-"""Number of failed files whose reasons `FeedReadStats.failures` keeps; the rest are counted."""
+"""Number of failed files whose reasons `FeedReadStats.failures` keeps and whose warnings are
+logged; later failures are only counted and logged at debug level."""
 
 _ACCEPTED_FORMS = (
     "expected comma-separated FORMAT=LOCATION entries, where FORMAT is osv or alpine-secdb "
@@ -145,7 +146,8 @@ def iter_records(source: FeedSource, stats: FeedReadStats | None = None) -> Iter
             )
         yield from _iter_location(source, path, path.as_posix(), stats)
 
-    logger.info(
+    logger.log(
+        logging.WARNING if stats.files_failed else logging.INFO,
         "read feed source %s: %d files, %d records, %d files skipped",
         source,
         stats.files_read,
@@ -227,7 +229,10 @@ def _parse_document(
         stats.files_failed += 1
         if len(stats.failures) < MAX_RECORDED_FAILURES:
             stats.failures.append(f"{location}: {error}")
-        logger.warning("skipped feed file %s that failed to parse: %s", location, error)
+            logger.warning("skipped feed file %s that failed to parse: %s", location, error)
+        else:
+            # A folder of documents in another format would otherwise log one warning each.
+            logger.debug("skipped feed file %s that failed to parse: %s", location, error)
         return
     stats.files_read += 1
     stats.records += len(records)

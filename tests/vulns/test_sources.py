@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import logging
 import socket
 import threading
 import zipfile
@@ -13,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from chalicelib.vulns.interface import FeedError
-from chalicelib.vulns.sources import FeedReadStats, FeedSource, iter_records, parse_feed_sources
+from chalicelib.vulns.sources import (
+    MAX_RECORDED_FAILURES,
+    FeedReadStats,
+    FeedSource,
+    iter_records,
+    parse_feed_sources,
+)
 
 URLLIB3_IDS = {
     "PYSEC-2017-98",
@@ -312,3 +319,20 @@ def test_iter_records_unreachable_url_raises() -> None:
 
     with pytest.raises(FeedError, match="could not be downloaded"):
         list(iter_records(FeedSource("osv", url)))
+
+
+def test_iter_records_failures_capped(feeds_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The Node security WG advisories are JSON in another format, so every file fails as OSV.
+    folder = feeds_dir / "npm" / "nodejs-security-wg" / "vuln" / "npm"
+    files = len(list(folder.glob("*.json")))
+
+    with caplog.at_level(logging.WARNING, logger="chalicelib.vulns.sources"):
+        records, stats = read_all(FeedSource("osv", str(folder)))
+
+    assert records == []
+    assert stats.files_read == 0
+    assert stats.files_failed == files
+    assert len(stats.failures) == MAX_RECORDED_FAILURES
+    skipped_warnings = [r for r in caplog.records if r.getMessage().startswith("skipped feed")]
+    assert len(skipped_warnings) == MAX_RECORDED_FAILURES
+    assert f"{files} files skipped" in caplog.records[-1].getMessage()
