@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,10 @@ MIGRATION_LOCK_KEY = 0x506C696D736F6C6C
 The value is the ASCII bytes of "Plimsoll" read as a 64-bit integer, so it is unlikely to collide
 with locks taken by other applications sharing the database.
 """
+
+_ALEMBIC_LOCK = threading.Lock()
+"""Serializes migrations within one process: Alembic's `context` and `op` are process-wide
+proxies, so two threads migrating at once would run each other's operations."""
 
 _WRITE_OPTION = "plimsoll_write"
 """Execution option that marks a SQLite connection whose transactions start with a write lock."""
@@ -109,16 +114,17 @@ class Database:
     def migrate(self) -> None:
         """Upgrade the schema to the newest Alembic revision; a no-op when it is current.
 
-        Concurrent callers are serialized: on PostgreSQL by a transaction-scoped advisory lock,
-        on SQLite by the database write lock. The upgrade runs in the same transaction as the
-        lock, so a second process waits, then finds the schema current. Raises `StoreError`
+        Concurrent callers are serialized: threads by a process-wide lock, processes on
+        PostgreSQL by a transaction-scoped advisory lock and on SQLite by the database write
+        lock. The upgrade runs in the same transaction as the lock, so a second process waits,
+        then finds the schema current. Raises `StoreError`
         when the upgrade fails; the transaction is rolled back then.
         """
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.set_main_option("path_separator", "os")
         try:
-            with self.engine.connect() as connection:
+            with _ALEMBIC_LOCK, self.engine.connect() as connection:
                 if self.is_sqlite:
                     connection.execution_options(**{_WRITE_OPTION: True})
                 with connection.begin():
