@@ -17,7 +17,7 @@ MAX_LOGGED_MESSAGE_CHARS = 500
 class InProcessQueue:
     """Hands each message to `handler` on one of `workers` daemon threads.
 
-    Messages are copied through JSON on `send`, so the handler sees what it would see from SQS
+    Messages are copied through JSON on `send`, so the handler receives what SQS would deliver
     and a message that SQS could not carry fails at once. A handler exception is logged with
     the message and the thread goes on with the next one; there is no redelivery.
     """
@@ -39,7 +39,10 @@ class InProcessQueue:
             thread.start()
 
     def send(self, message: Message) -> None:
-        """Queue a copy of `message`; raise `QueueError` if it is not JSON or the queue is closed."""
+        """Queue a copy of `message`.
+
+        Raises `QueueError` when the message is not a JSON object or the queue is closed.
+        """
         try:
             copy = json.loads(json.dumps(message))
         except (TypeError, ValueError) as error:
@@ -82,7 +85,7 @@ class InProcessQueue:
                 return
             try:
                 self._handler(message)
-            except Exception:  # noqa: BLE001 - one bad message must not stop the worker
+            except Exception:  # One bad message must not stop the worker.
                 logger.exception("queue message failed: message=%s", _describe(message))
             finally:
                 with self._state:

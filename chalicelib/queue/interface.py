@@ -17,7 +17,7 @@ class QueueError(Exception):
 
 
 class Queue(Protocol):
-    """Where the service layer sends work that runs outside the request."""
+    """A destination for work that the service layer runs outside the request."""
 
     def send(self, message: Message) -> None:
         """Send `message`, a JSON object; raise `QueueError` when it cannot be sent."""

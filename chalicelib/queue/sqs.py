@@ -97,9 +97,9 @@ class SqsQueue:
         """Receive messages and handle each; return how many were handled and deleted.
 
         A message is deleted after `handler` returns. When the handler raises, or the body is
-        not a JSON object, the message is logged and left in the queue, so SQS delivers it again
-        after its visibility timeout (and moves it to a dead-letter queue, if one is set, after
-        the queue's maximum receive count).
+        not a JSON object, the message is logged and left in the queue. SQS then delivers it
+        again after its visibility timeout, until the queue's redrive policy (if any) moves it
+        to a dead-letter queue.
 
         Without `stop` this makes one long-poll receive of up to `wait_seconds` and raises
         `QueueError` when receiving fails. With `stop` it keeps polling until the event is set,
@@ -150,7 +150,7 @@ class SqsQueue:
         try:
             message = parse_message_body(received["Body"])
             handler(message)
-        except Exception:  # noqa: BLE001 - the message stays queued for redelivery
+        except Exception:  # The message stays queued for redelivery.
             logger.exception(
                 "queue message failed, left for redelivery: queue=%s message_id=%s "
                 "receive_count=%s",

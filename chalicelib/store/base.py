@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import insert
+from sqlalchemy import CursorResult, Result, insert
 from sqlalchemy.orm import Session
 
 from chalicelib.store.database import Database
@@ -67,3 +67,9 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, An
     """Insert `rows` (column values by attribute name) in multi-row INSERT statements."""
     for batch in batches(rows, INSERT_BATCH_SIZE):
         session.execute(insert(model).values(batch))
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """Return how many rows an UPDATE or DELETE result changed."""
+    # Session.execute is typed as returning Result, but DML statements return a CursorResult.
+    return cast(CursorResult[Any], result).rowcount

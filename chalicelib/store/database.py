@@ -30,8 +30,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 """How long a SQLite writer waits for another writer's transaction before failing.
 
-The longest write is the replacement of a large feed group; on a laptop that takes a few seconds,
-so 30 seconds leaves a wide margin without hiding a stuck writer forever.
+The value leaves room for the longest write, the replacement of a large feed group, while a
+writer that never finishes still surfaces as an error.
 """
 
 MIGRATION_LOCK_KEY = 0x506C696D736F6C6C

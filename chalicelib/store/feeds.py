@@ -121,9 +121,7 @@ class FeedStorePart(StorePart):
         return found
 
 
-def _get_or_add_group(
-    session: Session, feed: str, group: str, now: datetime.datetime
-) -> FeedGroup:
+def _get_or_add_group(session: Session, feed: str, group: str, now: datetime.datetime) -> FeedGroup:
     row = session.get(FeedGroup, (feed, group))
     if row is None:
         row = FeedGroup(

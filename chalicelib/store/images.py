@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from chalicelib.store.base import StorePart, insert_rows, require_aware
+from chalicelib.store.base import StorePart, affected_rows, insert_rows, require_aware
 from chalicelib.store.models import Image, ImageAnalysis, ImageTag, VulnMatchRow
 from chalicelib.store.records import (
     AnalysisStatus,
@@ -48,10 +48,10 @@ class ImageStorePart(StorePart):
     def upsert_image(self, image: NewImage) -> tuple[ImageRecord, bool]:
         """Insert the image, or update the stored one; return the record and whether it is new.
 
-        For a stored digest the tag row is added when new (with `tag_detected_at` now),
-        annotations are merged with the new values winning, the Dockerfile is replaced when one
-        is given, and a missing parent digest or image id is filled in. The analysis status and
-        the stored analysis are left as they are.
+        For a stored digest, a new tag gets a tag row with `tag_detected_at` set to now. The
+        annotations are merged, with the new values winning. The Dockerfile is replaced when
+        one is given, and a missing parent digest or image id is filled in. The analysis status
+        and the stored analysis stay as they are.
         """
         try:
             return self._upsert_image_once(image)
@@ -164,7 +164,7 @@ class ImageStorePart(StorePart):
             .execution_options(**_NO_SYNC)
         )
         with self._db.transaction(f"claim analysis of {digest}", write=True) as session:
-            claimed = session.execute(statement).rowcount == 1
+            claimed = affected_rows(session.execute(statement)) == 1
         logger.debug("analysis claim: digest=%s claimed=%s", digest, claimed)
         return claimed
 
@@ -266,7 +266,7 @@ class ImageStorePart(StorePart):
         )
         # The tag, analysis and match rows go with it through ON DELETE CASCADE.
         with self._db.transaction(f"delete image {digest}", write=True) as session:
-            deleted = session.execute(statement).rowcount > 0
+            deleted = affected_rows(session.execute(statement)) > 0
         if deleted:
             logger.info("image deleted: digest=%s", digest)
         return deleted
@@ -276,8 +276,8 @@ class ImageStorePart(StorePart):
     ) -> None:
         """Replace the image's matches, keeping `first_seen` of the keys stored before.
 
-        A key (see `match_key`) seen for the first time gets `now`. When `matches` holds one key
-        twice, the first one is stored. Raises `NotFoundError` for an unknown digest.
+        A key (see `match_key`) seen for the first time gets `now`. When `matches` contains a key
+        twice, the first match is stored. Raises `NotFoundError` for an unknown digest.
         """
         now = require_aware(now, "now")
         with self._db.transaction(f"save matches of {digest}", write=True) as session:
@@ -328,7 +328,7 @@ class ImageStorePart(StorePart):
             .execution_options(**_NO_SYNC)
         )
         with self._db.transaction(operation, write=True) as session:
-            if session.execute(statement).rowcount == 0:
+            if affected_rows(session.execute(statement)) == 0:
                 raise NotFoundError(f"{operation} failed: no image has digest {digest}")
 
 
@@ -348,9 +348,9 @@ def _add_tag(
     now: datetime.datetime,
 ) -> None:
     """Add `registry/repository:tag` of `image` to `row`, or refresh the stored tag row."""
-    wanted = (image.registry, image.repository, tag)
+    key = (image.registry, image.repository, tag)
     for tag_row in row.tags:
-        if (tag_row.registry_name, tag_row.repository, tag_row.tag) == wanted:
+        if (tag_row.registry_name, tag_row.repository, tag_row.tag) == key:
             tag_row.last_updated = now
             return
     row.tags.append(

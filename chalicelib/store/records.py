@@ -1,6 +1,6 @@
 """Record types and errors of the store.
 
-Records are frozen dataclasses that the store returns and the service layer reads; they carry no
+Records are frozen dataclasses that the store returns and the service layer reads. They carry no
 database session, so they stay valid after the transaction that loaded them has ended. Every
 datetime in a record is timezone-aware UTC.
 """
@@ -106,7 +106,7 @@ class ImageRecord:
     last_updated: datetime.datetime
     analyzed_at: datetime.datetime | None
     failure_reason: str | None
-    """Why the last analysis failed; None unless `analysis_status` is `analysis_failed`."""
+    """Reason the last analysis failed; None unless `analysis_status` is `analysis_failed`."""
     manifest: dict[str, Any]
     dockerfile: str | None
     arch: str | None

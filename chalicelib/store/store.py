@@ -20,9 +20,7 @@ class Store(ImageStorePart, FeedStorePart, PolicyStorePart):
     subclasses) naming the operation; invalid arguments raise ValueError.
     """
 
-    def __init__(
-        self, url: str, *, clock: Callable[[], datetime.datetime] | None = None
-    ) -> None:
+    def __init__(self, url: str, *, clock: Callable[[], datetime.datetime] | None = None) -> None:
         """Open the store at `url` without connecting yet; call `migrate` before first use.
 
         `url` is `sqlite:///PATH` (the parent directory is created) or

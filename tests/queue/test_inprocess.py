@@ -70,7 +70,11 @@ def test_inprocess_rejects_non_json_message() -> None:
 
 def test_inprocess_join_times_out_while_busy() -> None:
     release = threading.Event()
-    queue = InProcessQueue(lambda message: release.wait(WAIT_SECONDS))
+
+    def wait_for_release(message: Message) -> None:
+        release.wait(WAIT_SECONDS)
+
+    queue = InProcessQueue(wait_for_release)
     queue.send({"type": "analyze"})
 
     finished_early = queue.join(timeout=0.05)
@@ -85,7 +89,11 @@ def test_inprocess_workers_run_in_parallel() -> None:
     workers = 3
     # Each handler waits until all three run at once, which one thread alone could not do.
     barrier = threading.Barrier(workers, timeout=WAIT_SECONDS)
-    queue = InProcessQueue(lambda message: barrier.wait(), workers=workers)
+
+    def meet_others(message: Message) -> None:
+        barrier.wait()
+
+    queue = InProcessQueue(meet_others, workers=workers)
 
     for index in range(workers):
         queue.send({"index": index})

@@ -201,7 +201,7 @@ def test_sqs_poll_without_stop_raises_receive_error() -> None:
 
     queue = SqsQueue("https://sqs.us-east-1.amazonaws.com/123456789012/q", client=DownClient())
 
-    with pytest.raises(QueueError, match="receiving from https://sqs.us-east-1"):
+    with pytest.raises(QueueError, match=r"receiving from https://sqs\.us-east-1"):
         queue.poll(lambda message: None, wait_seconds=0)
 
 
@@ -234,7 +234,7 @@ def test_sqs_failed_delete_not_counted(caplog: pytest.LogCaptureFixture) -> None
     ],
 )
 def test_sqs_poll_invalid_limits_rejected(
-    queue_url: str, arguments: dict[str, int], error: str
+    queue_url: str, arguments: dict[str, Any], error: str
 ) -> None:
     with pytest.raises(ValueError, match=error):
         SqsQueue(queue_url).poll(lambda message: None, **arguments)
@@ -248,7 +248,7 @@ def test_sqs_send_non_json_rejected(queue_url: str) -> None:
 def test_sqs_send_missing_queue_raises(sqs_client: Any) -> None:
     queue = SqsQueue("https://sqs.us-east-1.amazonaws.com/123456789012/absent")
 
-    with pytest.raises(QueueError, match="sending a message to .*/absent failed"):
+    with pytest.raises(QueueError, match=r"sending a message to .*/absent failed"):
         queue.send({"digest": "sha256:aa"})
 
 

@@ -18,7 +18,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 class FakeClock:
-    """A clock that stands still until a test advances it."""
+    """A clock that returns a fixed time until a test advances it."""
 
     def __init__(self, now: datetime.datetime = START_TIME) -> None:
         self.now = now
@@ -56,9 +56,10 @@ def empty_store(database_url: str, clock: FakeClock) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
-def migrated_postgres_url(postgres_cluster: PostgresCluster) -> str:
+def migrated_postgres_url(request: pytest.FixtureRequest) -> str:
     """Return the URL of a migrated PostgreSQL database that store tests share."""
-    url = postgres_cluster.create_database("store_tests")
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database("store_tests")
     store = Store(url)
     store.migrate()
     store.close()

@@ -194,8 +194,8 @@ def test_find_vuln_records_many_packages(store: Store) -> None:
     records = [vuln_record(f"CVE-{index}", f"pkg{index:04d}") for index in range(1_100)]
     store.replace_feed_group("osv", "debian:12", records, synced_at=SYNCED)
     # More names than one lookup batch, with duplicates and names that have no records.
-    wanted = [f"pkg{index:04d}" for index in range(0, 1_100, 2)] * 2 + ["absent"] * 3
+    requested = [f"pkg{index:04d}" for index in range(0, 1_100, 2)] * 2 + ["absent"] * 3
 
-    found = store.find_vuln_records("debian:12", wanted)
+    found = store.find_vuln_records("debian:12", requested)
 
-    assert [record.package for record in found] == sorted(set(wanted) - {"absent"})
+    assert [record.package for record in found] == sorted(set(requested) - {"absent"})

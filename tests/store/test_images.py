@@ -110,10 +110,10 @@ def test_upsert_image_merges_annotations(store: Store) -> None:
 def test_upsert_image_replaces_dockerfile_only_when_given(store: Store) -> None:
     store.upsert_image(new_image(dockerfile="FROM debian:12\n"))
 
-    kept, _ = store.upsert_image(new_image(dockerfile=None))
+    unchanged, _ = store.upsert_image(new_image(dockerfile=None))
     replaced, _ = store.upsert_image(new_image(dockerfile="FROM debian:12-slim\n"))
 
-    assert kept.dockerfile == "FROM debian:12\n"
+    assert unchanged.dockerfile == "FROM debian:12\n"
     assert replaced.dockerfile == "FROM debian:12-slim\n"
 
 
@@ -410,7 +410,7 @@ def test_get_analysis_corrupt_document_raises(store: Store) -> None:
     with store._db.transaction("corrupt the document", write=True) as session:
         session.execute(update(ImageAnalysis).values(document=b"not gzip"))
 
-    with pytest.raises(StoreError, match="stored analysis of .* is corrupt"):
+    with pytest.raises(StoreError, match=r"stored analysis of .* is corrupt"):
         store.get_analysis(DIGEST)
 
 
@@ -479,7 +479,9 @@ def test_save_matches_keeps_first_seen(store: Store) -> None:
 def test_save_matches_key_includes_package_path(store: Store) -> None:
     store.upsert_image(new_image())
     in_app = vuln_match("GHSA-1", package="lodash", path="/app/node_modules/lodash/package.json")
-    in_tool = vuln_match("GHSA-1", package="lodash", path="/opt/tool/node_modules/lodash/package.json")
+    in_tool = vuln_match(
+        "GHSA-1", package="lodash", path="/opt/tool/node_modules/lodash/package.json"
+    )
 
     store.save_matches(DIGEST, [in_app, in_tool], now=START_TIME)
 

@@ -55,7 +55,7 @@ class PostgresCluster:
         """Create an empty database, named `name` or a fresh `test_N` name, and return its URL."""
         name = name or f"test_{next(_database_numbers)}"
         if not _DATABASE_NAME.fullmatch(name):
-            raise ValueError(f"database name {name!r} is invalid; use lower-case letters, digits, _")
+            raise ValueError(f"database name {name!r} is invalid; use [a-z_][a-z0-9_]*")
         connection = pg8000.native.Connection(
             self.user, host=self.host, port=self.port, database="postgres"
         )
@@ -119,11 +119,10 @@ def _start(bin_dir: Path, data_dir: Path, work_dir: Path, run_as: list[str]) -> 
             f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={work_dir} "
             "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         )
-        started = _run(
-            [bin_dir / "pg_ctl", "-D", data_dir, "-l", log_file, "-o", server_options,
-             "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
-            run_as,
-        )
+        command: list[str | Path] = [bin_dir / "pg_ctl", "-D", data_dir, "-l", log_file]
+        command += ["-o", server_options]
+        command += ["-w", "-t", str(START_TIMEOUT_SECONDS), "start"]
+        started = _run(command, run_as)
         if started.returncode == 0:
             return port
     log_text = log_file.read_text(errors="replace") if log_file.exists() else "(no log)"
@@ -154,16 +153,14 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
             shutil.chown(work_dir, user=SERVER_USER, group=None)
         except LookupError:
             shutil.rmtree(work_dir)
-            _unavailable(f"tests run as root but there is no {SERVER_USER!r} user to run PostgreSQL")
+            _unavailable(f"tests run as root but no {SERVER_USER!r} user exists to run PostgreSQL")
         run_as = ["runuser", "-u", SERVER_USER, "--"]
 
     data_dir = work_dir / "data"
     try:
-        created = _run(
-            [bin_dir / "initdb", "-D", data_dir, "-U", SERVER_USER, "-A", "trust",
-             "-E", "UTF8", "--locale=C", "--no-sync"],
-            run_as,
-        )
+        command: list[str | Path] = [bin_dir / "initdb", "-D", data_dir, "-U", SERVER_USER]
+        command += ["-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]
+        created = _run(command, run_as)
         if created.returncode != 0:
             pytest.fail(f"initdb failed: {created.stderr.strip()}", pytrace=False)
         port = _start(bin_dir, data_dir, work_dir, run_as)

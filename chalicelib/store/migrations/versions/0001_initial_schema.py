@@ -129,9 +129,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
     )
-    op.create_index(
-        "ix_vuln_records_namespace_package", "vuln_records", ["namespace", "package"]
-    )
+    op.create_index("ix_vuln_records_namespace_package", "vuln_records", ["namespace", "package"])
     op.create_index("ix_vuln_records_feed_group_name", "vuln_records", ["feed", "group_name"])
 
     op.create_table(
