@@ -6,21 +6,25 @@ a temporary directory, runs with fsync off, and is stopped and removed at the en
 
 When the PostgreSQL server binaries are missing, the tests that need the cluster are skipped,
 unless the environment variable `CI` is set: CI must install them, so there the tests fail.
-Set `PLIMSOLL_POSTGRES_BIN` to the directory holding `initdb` and `pg_ctl` to pick a version.
+Set `PLIMSOLL_POSTGRES_BIN` to the directory containing `initdb` and `pg_ctl` to pick a version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 import pg8000.native
@@ -67,7 +71,7 @@ class PostgresCluster:
 
 
 def find_bin_dir() -> Path | None:
-    """Return the directory holding `initdb` and `pg_ctl`, or None when they are missing.
+    """Return the directory containing `initdb` and `pg_ctl`, or None when they are missing.
 
     Looks at `PLIMSOLL_POSTGRES_BIN`, then `PATH`, then the newest `/usr/lib/postgresql/*/bin`
     (where Debian installs them off `PATH`).
@@ -97,6 +101,31 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Raise KeyboardInterrupt on SIGTERM while the cluster runs, so pytest still stops it.
+
+    `timeout` and CI runners end a run with SIGTERM, which by default ends Python without any
+    fixture teardown and leaves the server running. pytest tears fixtures down after a
+    KeyboardInterrupt. A SIGKILL still leaves the server behind.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signal_number: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signal_number}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -111,7 +140,7 @@ def _run(command: list[str | Path], run_as: list[str]) -> subprocess.CompletedPr
 
 
 def _start(bin_dir: Path, data_dir: Path, work_dir: Path, run_as: list[str]) -> int:
-    """Start the server on a free port and return the port; fails the test on error."""
+    """Start the server on a free port and return the port, or fail the test."""
     log_file = work_dir / "server.log"
     for _ in range(START_ATTEMPTS):
         port = _free_port()
@@ -144,11 +173,11 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         )
 
     run_as: list[str] = []
+    # initdb refuses to run as root, so then the server runs as the postgres user.
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        _unavailable("tests run as root but runuser is missing to start PostgreSQL as postgres")
     work_dir = Path(tempfile.mkdtemp(prefix="plimsoll-postgres-"))
     if os.geteuid() == 0:
-        # initdb refuses to run as root, so the server runs as the postgres user.
-        if shutil.which("runuser") is None:
-            _unavailable("tests run as root but runuser is missing to start PostgreSQL as postgres")
         try:
             shutil.chown(work_dir, user=SERVER_USER, group=None)
         except LookupError:
@@ -165,7 +194,8 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
             pytest.fail(f"initdb failed: {created.stderr.strip()}", pytrace=False)
         port = _start(bin_dir, data_dir, work_dir, run_as)
         try:
-            yield PostgresCluster(host="127.0.0.1", port=port, user=SERVER_USER)
+            with _sigterm_interrupts():
+                yield PostgresCluster(host="127.0.0.1", port=port, user=SERVER_USER)
         finally:
             _run([bin_dir / "pg_ctl", "-D", data_dir, "-m", "immediate", "-w", "stop"], run_as)
     finally:
