@@ -13,7 +13,7 @@ from chalicelib.store.database import Database
 from chalicelib.store.models import Base
 
 DEFAULT_ACCOUNT = "admin"
-"""The only account for now; every row carries it so more accounts can be added later."""
+"""The only account for now. Rows of account data carry it, so accounts can be added later."""
 
 INSERT_BATCH_SIZE = 500
 """Rows per multi-row INSERT statement.

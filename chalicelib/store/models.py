@@ -1,9 +1,9 @@
 """SQLAlchemy table models of the store.
 
-The schema itself is created by the Alembic migrations in `migrations/versions`; these models
-must describe the same tables, which `tests/store/test_migrations.py` checks on both backends.
-Every table carries an `account` column (always `admin` for now) so accounts can be added later
-without moving rows.
+The Alembic migrations in `migrations/versions` create the schema. These models must describe
+the same tables, which `tests/store/test_database.py` checks on both backends. Every table of
+account data carries an `account` column (always `admin` for now), so accounts can be added
+later without moving rows. Vulnerability data and feed state are shared by all accounts.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class UtcDateTime(TypeDecorator[datetime.datetime]):
 
 
 class Base(DeclarativeBase):
-    """Declarative base holding the store's metadata."""
+    """Declarative base that owns the store's metadata and naming convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

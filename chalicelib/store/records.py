@@ -86,7 +86,7 @@ class ImageSummary:
     distro: str | None
     distro_version: str | None
     image_size: int | None
-    """Sum of the compressed layer sizes, in bytes."""
+    """Image size in bytes, as the analysis computed it."""
     layer_count: int | None
     dockerfile_mode: str | None
     """`Actual` when the user supplied the Dockerfile, `Guessed` when it was built from history."""

@@ -16,7 +16,7 @@ SYNCED = datetime.datetime(2024, 4, 30, 6, 0, tzinfo=datetime.UTC)
 
 
 class FeedReadError(Exception):
-    """Stands for an importer failing halfway through a feed."""
+    """An importer error raised halfway through a feed."""
 
 
 def _failing_records(good: int) -> Iterator[VulnRecord]:
