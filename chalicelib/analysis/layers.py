@@ -139,7 +139,7 @@ def read_layer(
     read to its end so that the source can verify its digest. Raises `LayerError` for a corrupt,
     truncated or unsupported blob and for a layer over `max_layer_bytes` or `max_layer_entries`.
     """
-    stream = LayerByteStream(blob, digest, options.max_layer_bytes)
+    stream = LayerByteStream(blob, digest, options.max_layer_bytes, options.max_layer_entries)
     reader = _LayerReader(stream, digest, options, wants, scanner, lower)
     reader.read_all()
     stream.drain()
@@ -232,6 +232,14 @@ class _LayerReader:
             # TODO: sparse entries are listed without a hash or content, because rebuilding the
             # file from the sparse map is not implemented. Container layers rarely contain them.
             logger.debug("skipping content of sparse file %s in layer=%s", path, self.digest)
+            if self.wants(path):
+                self.contents.unknowns.append(
+                    Unknown(
+                        location=path,
+                        reason="file is stored sparse in the layer, and the analysis does not "
+                        "read sparse files, so no cataloger reads it",
+                    )
+                )
             return LayerEntry(
                 path, FileType.FILE, member.mode, member.uid, member.gid, size, None, None,
                 self.digest,

@@ -71,7 +71,7 @@ class AnalysisOptions:
     max_layer_bytes: int = 16 * GIB
     """Largest uncompressed size of one layer, in bytes."""
     max_layer_entries: int = 2_000_000
-    """Largest number of tar entries in one layer."""
+    """Largest number of tar entries in one layer, and of gzip members in its blob."""
     max_symlink_hops: int = 40
     """Symbolic links followed while resolving one path before it counts as a loop."""
 

@@ -21,6 +21,20 @@ BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
 _READ_SIZE = 256 * 1024
 _OUTPUT_SIZE = 1024 * 1024
+_FIRST_SLICE = 64
+"""Compressed bytes handed to zlib at the start of each gzip member; see `_inflate`."""
+
+PATH_MAX = 4096
+"""Linux's limit on a path, in bytes with its closing NUL; runtimes cannot create longer names."""
+MAX_EXTENSION_SIZE = 1024 * 1024
+"""Largest PAX or GNU long-name header, in bytes (Go's `archive/tar` has the same limit)."""
+_PAX_KEYS = frozenset(
+    (
+        "path", "linkpath", "size", "uid", "gid",
+        "GNU.sparse.name", "GNU.sparse.major", "GNU.sparse.realsize", "GNU.sparse.size",
+    )
+)
+"""PAX keys that `_apply_pax` reads; other records are dropped so that headers cannot pile up."""
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -44,10 +58,13 @@ class LayerByteStream:
     """The uncompressed bytes of one layer blob, read forward once.
 
     Gzip is detected by its magic bytes and anything else that is not a known compression is
-    read as a plain tar. Reading more than `max_bytes` uncompressed bytes raises `LayerError`.
+    read as a plain tar. Reading more than `max_bytes` uncompressed bytes, or more than
+    `max_members` concatenated gzip members, raises `LayerError`.
     """
 
-    def __init__(self, raw: BinaryIO, layer: str, max_bytes: int) -> None:
+    def __init__(
+        self, raw: BinaryIO, layer: str, max_bytes: int, max_members: int = 2_000_000
+    ) -> None:
         """Wrap `raw`, the blob of the layer whose digest is `layer`, and detect its compression.
 
         Raises `LayerError` for zstd, bzip2 and xz blobs.
@@ -57,9 +74,14 @@ class LayerByteStream:
         """Uncompressed bytes produced so far."""
         self._raw = raw
         self._max_bytes = max_bytes
+        self._max_members = max_members
+        self._members = 1
         self._buffer = b""
         self._position = 0
         self._pending = self._read_raw()
+        self._offset = 0
+        """Bytes of `_pending` already handed to the inflater."""
+        self._slice = _FIRST_SLICE
         self._raw_done = False
         self._gzip = self._pending.startswith(GZIP_MAGIC)
         self._inflater: zlib._Decompress | None = None
@@ -112,13 +134,18 @@ class LayerByteStream:
     def _inflate(self) -> bytes:
         while self._inflater is not None:
             inflater = self._inflater
-            if not self._pending and not self._raw_done:
+            if self._offset == len(self._pending) and not self._raw_done:
                 self._pending = self._read_raw()
+                self._offset = 0
                 self._raw_done = not self._pending
                 continue
+            # At the end of a member zlib copies the rest of its input into `unused_data`. Handing
+            # it a slice that starts small and doubles while the member lasts keeps that copy
+            # near the member's size, where whole reads would copy each read once per member.
+            piece = memoryview(self._pending)[self._offset : self._offset + self._slice]
             try:
-                if self._pending:
-                    output = inflater.decompress(self._pending, _OUTPUT_SIZE)
+                if piece:
+                    output = inflater.decompress(piece, _OUTPUT_SIZE)
                 else:
                     # The input is used up, but zlib may still hold output of the last symbols.
                     output = inflater.flush()
@@ -132,28 +159,37 @@ class LayerByteStream:
                     f"layer {self.layer} has invalid gzip data ({error}); "
                     "pull or build the image again"
                 ) from error
+            unused = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+            self._offset += len(piece) - len(unused)
             if inflater.eof:
-                self._pending = b""
-                self._start_next_member(inflater.unused_data)
-            else:
-                self._pending = inflater.unconsumed_tail
+                self._start_next_member()
+            elif not unused:
+                self._slice = min(2 * self._slice, _READ_SIZE)
             if output:
                 return output
         return b""
 
-    def _start_next_member(self, rest: bytes) -> None:
-        """Continue with the gzip member that starts in `rest`, or end the stream."""
-        if len(rest) < len(GZIP_MAGIC) and not self._raw_done:
+    def _start_next_member(self) -> None:
+        """Continue with the gzip member that starts at `_offset`, or end the stream."""
+        if len(self._pending) - self._offset < len(GZIP_MAGIC) and not self._raw_done:
             more = self._read_raw()
             self._raw_done = not more
-            rest += more
-        if rest.startswith(GZIP_MAGIC):
+            self._pending = self._pending[self._offset :] + more
+            self._offset = 0
+        if self._pending.startswith(GZIP_MAGIC, self._offset):
+            self._members += 1
+            if self._members > self._max_members:
+                raise LayerError(
+                    f"layer {self.layer} has more than {self._max_members} gzip members, the "
+                    "limit for one layer; raise max_layer_entries if the image is genuine"
+                )
             self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            self._pending = rest
+            self._slice = _FIRST_SLICE
             return
+        rest = len(self._pending) - self._offset
         if rest:
             logger.warning(
-                "ignoring %d bytes after the gzip stream of layer=%s", len(rest), self.layer
+                "ignoring %d bytes after the gzip stream of layer=%s", rest, self.layer
             )
         self._inflater = None
 
@@ -279,9 +315,17 @@ def iter_members(stream: LayerByteStream) -> Iterator[TarMember]:
         _check_checksum(block, fields[6], layer)
         type_flag = fields[7]
         size = _number(fields[4], layer, "size")
+        if size < 0:
+            # A negative size would move the stream back and read the same header forever.
+            raise LayerError(f"layer {layer} has a tar header with the negative size {size}")
         padding = -size % BLOCK
 
         if type_flag in (_PAX_HEADER, _PAX_GLOBAL, _GNU_LONGNAME, _GNU_LONGLINK):
+            if size > MAX_EXTENSION_SIZE:
+                raise LayerError(
+                    f"layer {layer} has a tar extended header of {size} bytes, over the "
+                    f"{MAX_EXTENSION_SIZE}-byte limit; the layer is corrupt or hostile"
+                )
             data = stream.read(size)
             if len(data) < size:
                 raise LayerError(f"layer {layer} is truncated inside a tar extended header")
@@ -346,9 +390,12 @@ def _build_member(
     )
     if type_flag == _GNU_SPARSE:
         member.size = _number(block[483:495], layer, "sparse real size")
+        if member.size < 0:
+            raise LayerError(f"layer {layer} has a GNU sparse header with a negative size")
     for values in (global_pax, pax):
         if values:
             _apply_pax(member, values, layer)
+    _check_names(member, layer)
     if member.type not in _NO_DATA_TYPES and member.type not in REGULAR_TYPES:
         if member.type not in (_GNU_SPARSE, _VOLUME):
             # POSIX readers treat unknown entry types as regular files.
@@ -362,6 +409,12 @@ def _apply_pax(member: TarMember, values: dict[str, str], layer: str) -> None:
         member.name = values["path"]
     if "linkpath" in values:
         member.linkname = values["linkpath"]
+    for key in ("path", "linkpath", "GNU.sparse.name"):
+        if "\0" in values.get(key, ""):
+            # Go's archive/tar rejects these records, so no container runtime unpacks the layer.
+            raise LayerError(
+                f"layer {layer} has a PAX {key} with a NUL byte, which no file name can contain"
+            )
     try:
         if "size" in values:
             member.size = member.data_size = int(values["size"])
@@ -375,10 +428,28 @@ def _apply_pax(member: TarMember, values: dict[str, str], layer: str) -> None:
             real_size = values.get("GNU.sparse.realsize") or values.get("GNU.sparse.size")
             if real_size is not None:
                 member.size = int(real_size)
+        if member.size < 0 or member.data_size < 0:
+            raise ValueError(f"negative size {member.size}")
     except ValueError as error:
         raise LayerError(
             f"layer {layer} has an invalid number in the PAX header of {member.name!r}"
         ) from error
+
+
+def _check_names(member: TarMember, layer: str) -> None:
+    """Raise `LayerError` for a name or link target that Linux cannot create.
+
+    Runtimes unpack layers with the usual system calls, which fail with ENAMETOOLONG on such
+    names, so no container ever sees them; rejecting them also bounds the memory and path
+    resolution work that hostile names could cost.
+    """
+    for what, name in (("name", member.name), ("link target", member.linkname)):
+        if len(name) >= PATH_MAX // 4 and len(name.encode()) >= PATH_MAX:
+            raise LayerError(
+                f"layer {layer} has a tar entry whose {what} is {len(name.encode())} bytes "
+                f"long, over the {PATH_MAX - 1}-byte limit of Linux; no runtime can unpack "
+                f"it: {name[:80]!r}..."
+            )
 
 
 def _skip_sparse_extensions(stream: LayerByteStream, block: bytes, layer: str) -> None:
@@ -439,7 +510,9 @@ def _parse_pax(data: bytes, layer: str) -> dict[str, str]:
             raise LayerError(f"layer {layer} has a malformed PAX header record")
         record = data[space + 1 : position + length - 1]
         key, _, value = record.partition(b"=")
-        values[_text(key)] = _text(value)
+        name = _text(key)
+        if name in _PAX_KEYS:
+            values[name] = _text(value)
         position += length
     return values
 
