@@ -59,7 +59,7 @@ class SquashedView:
         if prefixes:
             deleted.update(self._delete_below(prefixes))
 
-        self._update_kept(layer, deleted, prefixes)
+        self._update_kept(layer, deleted)
         entries.update(layer.entries)
         for path, matches in layer.secrets.items():
             self._secrets[path] = (layer.digest, matches)
@@ -78,12 +78,13 @@ class SquashedView:
                     deleted.append(key)
         return deleted
 
-    def _update_kept(self, layer: LayerContents, deleted: set[str], prefixes: list[str]) -> None:
+    def _update_kept(self, layer: LayerContents, deleted: set[str]) -> None:
+        # Kept paths are entries of the view, so `deleted` lists those under deleted prefixes;
+        # testing each kept path against every prefix took time kept paths times whiteouts.
         kept = self._kept
-        deleted_prefixes = tuple(prefixes)
         for path in list(kept):
             overwritten = path in layer.entries and path not in layer.kept
-            if overwritten or path in deleted or path.startswith(deleted_prefixes):
+            if overwritten or path in deleted:
                 del kept[path]
         for path, content in layer.kept.items():
             entry = layer.entries.get(path)
