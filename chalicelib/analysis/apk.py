@@ -7,7 +7,7 @@ import logging
 from packageurl import PackageURL
 
 from chalicelib.analysis.catalog import ParseContext, ParseResult
-from chalicelib.analysis.interface import Distro, Package, PackageType, Unknown
+from chalicelib.analysis.interface import Distro, Package, PackageType
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,7 @@ def parse_apk_installed(location: str, content: bytes, context: ParseContext) ->
         try:
             package = _package(location, lines, context.distro)
         except ValueError as error:
-            result.unknowns.append(
-                Unknown(location=location, reason=f"record at line {line_number}: {error}")
-            )
+            result.add_unknown(location, f"record at line {line_number}: {error}")
             continue
         result.packages.append(package)
     return result

@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
+from pydantic_core import PydanticSerializationError
+
 from chalicelib.analysis.interface import Distro, Package, Unknown
 from chalicelib.analysis.squash import KeptVersion, SquashedView
 
@@ -32,12 +34,32 @@ class ParseContext:
     cataloger's `patterns` or `extra_patterns` are kept."""
 
 
+MAX_UNKNOWNS_PER_FILE = 100
+"""Problems that `ParseResult.add_unknown` lists for one file; a junk file could list millions."""
+
+
 @dataclasses.dataclass
 class ParseResult:
     """Packages found in one file, and the parts of it that could not be used."""
 
     packages: list[Package] = dataclasses.field(default_factory=list)
     unknowns: list[Unknown] = dataclasses.field(default_factory=list)
+
+    def add_unknown(self, location: str, reason: str) -> None:
+        """Add a problem of the file at `location`, up to `MAX_UNKNOWNS_PER_FILE` of them.
+
+        The problem after the last one listed is replaced by a note that more were dropped.
+        """
+        count = len(self.unknowns)
+        if count < MAX_UNKNOWNS_PER_FILE:
+            self.unknowns.append(Unknown(location=location, reason=reason))
+        elif count == MAX_UNKNOWNS_PER_FILE:
+            self.unknowns.append(
+                Unknown(
+                    location=location,
+                    reason=f"more than {MAX_UNKNOWNS_PER_FILE} problems; the rest are not listed",
+                )
+            )
 
 
 class Parser(Protocol):
@@ -185,10 +207,41 @@ def _parse_safely(
     cataloger: Cataloger, path: str, content: bytes, context: ParseContext
 ) -> ParseResult:
     try:
-        return cataloger.parser(path, content, context)
+        result = cataloger.parser(path, content, context)
     # A parser bug or an unforeseen input must not void the analysis of the whole image.
     except Exception as error:  # noqa: BLE001
         logger.exception("cataloger=%s failed on %s", cataloger.id, path)
         return ParseResult(
             unknowns=[Unknown(location=path, reason=f"{cataloger.id} failed: {error}")]
         )
+    result.packages = [_valid_unicode(package, result) for package in result.packages]
+    return result
+
+
+def _valid_unicode(package: Package, result: ParseResult) -> Package:
+    """Return `package` with lone surrogates replaced by `?`, noting the change in `result`.
+
+    JSON escapes such as `\\ud800` decode to lone surrogates, which cannot be encoded as UTF-8,
+    so the report could not be written as JSON and later steps could not encode the text.
+    """
+    try:
+        package.model_dump_json()
+    except PydanticSerializationError:
+        pass
+    else:
+        return package
+    fields = package.model_dump()
+    for key, value in fields.items():
+        if isinstance(value, str):
+            fields[key] = _replace_surrogates(value)
+        elif isinstance(value, list):
+            fields[key] = [_replace_surrogates(item) for item in value]
+    result.add_unknown(
+        package.location,
+        f"package {fields['name']!r} has text that is not valid Unicode; it was replaced by '?'",
+    )
+    return Package.model_validate(fields)
+
+
+def _replace_surrogates(text: str) -> str:
+    return text.encode(errors="replace").decode()

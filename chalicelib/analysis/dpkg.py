@@ -9,7 +9,7 @@ import re
 from packageurl import PackageURL
 
 from chalicelib.analysis.catalog import ParseContext, ParseResult
-from chalicelib.analysis.interface import Distro, Package, PackageType, Unknown
+from chalicelib.analysis.interface import Distro, Package, PackageType
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +52,7 @@ def parse_dpkg_status(location: str, content: bytes, context: ParseContext) -> P
         try:
             fields = _parse_fields(paragraph)
         except ValueError as error:
-            result.unknowns.append(
-                Unknown(location=location, reason=f"paragraph at line {line_number}: {error}")
-            )
+            result.add_unknown(location, f"paragraph at line {line_number}: {error}")
             continue
         name = fields.get("Package", "").strip()
         if not name:
@@ -68,7 +66,7 @@ def parse_dpkg_status(location: str, content: bytes, context: ParseContext) -> P
             reason = f"package {name} has an invalid Version {version!r}"
             if not version:
                 reason = f"package {name} has no Version"
-            result.unknowns.append(Unknown(location=location, reason=reason))
+            result.add_unknown(location, reason)
             continue
         result.packages.append(_package(location, name, version, fields, context))
     return result

@@ -37,16 +37,31 @@ def parse_python_metadata(location: str, content: bytes, context: ParseContext) 
     """Parse core metadata (`METADATA`, `PKG-INFO` or a single-file `.egg-info`) into a package.
 
     The package's location is its `.dist-info` or `.egg-info` path. Metadata without `Name` or
-    `Version` becomes an `Unknown`.
+    `Version` becomes an `Unknown`. Core metadata is UTF-8: invalid bytes become U+FFFD and add
+    an `Unknown`, and the package is still read.
     """
-    metadata = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(content)
+    result = ParseResult()
+    try:
+        text = content.decode()
+    except UnicodeDecodeError as error:
+        text = content.decode(errors="replace")
+        result.unknowns.append(
+            Unknown(
+                location=location,
+                reason=f"Python metadata is not valid UTF-8 at byte {error.start}; the invalid "
+                "bytes were replaced",
+            )
+        )
+    # Parsing text, not bytes: the bytes parser turns every non-ASCII header into a `Header`.
+    metadata = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
     name = (metadata.get("Name") or "").strip()
     version = (metadata.get("Version") or "").strip()
     if not name or not version:
         missing = "Name" if not name else "Version"
-        return ParseResult(
-            unknowns=[Unknown(location=location, reason=f"Python metadata has no {missing}")]
+        result.unknowns.append(
+            Unknown(location=location, reason=f"Python metadata has no {missing}")
         )
+        return result
 
     package_dir = location if location.endswith(".egg-info") else posixpath.dirname(location)
     package = Package(
@@ -59,7 +74,8 @@ def parse_python_metadata(location: str, content: bytes, context: ParseContext) 
         purl=PackageURL(type="pypi", name=normalize_name(name), version=version).to_string(),
         files=_installed_files(package_dir, context),
     )
-    return ParseResult(packages=[package])
+    result.packages.append(package)
+    return result
 
 
 def _header(metadata: email.message.Message, key: str) -> str:
