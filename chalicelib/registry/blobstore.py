@@ -17,6 +17,8 @@ from chalicelib.registry.errors import BlobNotFoundError, InvalidImageLayoutErro
 logger = logging.getLogger(__name__)
 
 _MAX_LINK_HOPS = 16
+MAX_ARCHIVE_MEMBERS = 100_000
+"""Members indexed in an archive; layouts have a few per image, and each costs memory."""
 
 
 class BlobStore(Protocol):
@@ -67,15 +69,20 @@ def open_store(path: Path, kind: str) -> BlobStore:
 
 
 class DirectoryStore:
-    """Files of an image layout in a directory."""
+    """Files of an image layout in a directory.
+
+    Symbolic links are followed only while they stay inside the directory, so a layout cannot
+    make the reader open a file elsewhere on the machine.
+    """
 
     def __init__(self, root: Path, description: str) -> None:
         """Read the layout at `root`; `description` names it in messages."""
         self.root = root
         self.description = description
+        self._real_root = root.resolve()
 
     def exists(self, name: str) -> bool:
-        return (self.root / _normalize(name)).is_file()
+        return self._inside(self.root / _normalize(name)) is not None
 
     def size(self, name: str) -> int:
         return self._path(name).stat().st_size
@@ -87,13 +94,25 @@ class DirectoryStore:
         """Do nothing, because a directory store keeps no file open."""
 
     def _path(self, name: str) -> Path:
-        path = self.root / _normalize(name)
-        if not path.is_file():
+        path = self._inside(self.root / _normalize(name))
+        if path is None:
             raise BlobNotFoundError(
-                f"{name} is missing from {self.description}; the layout is incomplete, so "
-                "write it again (for example with `skopeo copy` to an oci: destination)"
+                f"{name} is missing from {self.description} or links outside it; the layout is "
+                "incomplete, so write it again (for example with `skopeo copy` to an oci: "
+                "destination)"
             )
         return path
+
+    def _inside(self, path: Path) -> Path | None:
+        """Return the real path of the regular file `path`, or None if it is elsewhere."""
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not real.is_relative_to(self._real_root) or not real.is_file():
+            logger.debug("%s in %s is not a file inside it", path, self.description)
+            return None
+        return real
 
 
 class TarStore:
@@ -117,15 +136,29 @@ class TarStore:
                 "or OCI layout tar, plain or gzip-compressed"
             ) from error
         try:
-            members = self._tar.getmembers()
+            members = self._index_members()
         except (tarfile.TarError, OSError, EOFError) as error:
             self._tar.close()
             raise InvalidImageLayoutError(
                 f"{description} is a truncated or corrupt tar archive ({error}); "
                 "write the archive again"
             ) from error
+        except InvalidImageLayoutError:
+            self._tar.close()
+            raise
         self._members = {_normalize(member.name): member for member in members}
         logger.debug("indexed %s members of %s", len(self._members), description)
+
+    def _index_members(self) -> list[tarfile.TarInfo]:
+        members = []
+        for member in self._tar:
+            members.append(member)
+            if len(members) > MAX_ARCHIVE_MEMBERS:
+                raise InvalidImageLayoutError(
+                    f"{self.description} has more than {MAX_ARCHIVE_MEMBERS} members, far more "
+                    "than an image layout needs; give a `docker save` or OCI layout archive"
+                )
+        return members
 
     def exists(self, name: str) -> bool:
         try:
