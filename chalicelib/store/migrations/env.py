@@ -1,7 +1,9 @@
 """Alembic environment: runs migrations on the connection that `Database.migrate` passes in.
 
-There is no `alembic.ini`; `Database.migrate` builds the configuration in code and hands over a
+There is no `alembic.ini`. `Database.migrate` builds the configuration in code and hands over a
 connection that already holds the migration lock, so the upgrade runs inside its transaction.
+To start a new revision, call `alembic.command.revision` with a `Config` whose
+`script_location` is this directory and pass the next number as `rev_id`.
 """
 
 from __future__ import annotations
