@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from chalice.test import Client
 from chalicelib.config import Settings
 from chalicelib.service.context import Services, build_services, set_services
 from tests.conftest import SHARED_DIR
+from tests.support.postgres import PostgresCluster, postgres_cluster  # noqa: F401
 
 PASSWORD = "test-password"
 AUTH_HEADER = {
@@ -29,13 +31,21 @@ def make_settings(data_dir: Path, feed_sources: str = "") -> Settings:
     return Settings(data_dir=data_dir, admin_password=PASSWORD, feed_sources=feed_sources)
 
 
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    """Services on a fresh SQLite store with the in-process queue, installed process-wide."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
+    """Services on a fresh store with the in-process queue, installed process-wide.
+
+    Every API test runs twice: on the embedded SQLite default and on a new database of the
+    session's throwaway PostgreSQL cluster.
+    """
     feed_sources = ""
     if PYPI_FEED.is_dir() and NPM_FEED.is_dir():
         feed_sources = f"osv={PYPI_FEED},osv={NPM_FEED}"
-    built = build_services(make_settings(tmp_path, feed_sources))
+    settings = make_settings(tmp_path, feed_sources)
+    if request.param == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        settings = dataclasses.replace(settings, database_url=cluster.create_database())
+    built = build_services(settings)
     set_services(built)
     yield built
     set_services(None)
