@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from tools.imagebuild import (
     push,
     run_step,
 )
-from tools.registry import RegistryStartError, local_registry
+from tests.support.registry import LocalRegistry, registry  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -35,15 +33,9 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def registry_address() -> Iterator[str]:
-    """Run a real `docker-registry` on 127.0.0.1 for the session."""
-    try:
-        with local_registry() as address:
-            yield address
-    except RegistryStartError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+def registry_address(registry: LocalRegistry) -> str:
+    """Return the `127.0.0.1:PORT` address of the session's real `docker-registry`."""
+    return registry.host
 
 
 @pytest.fixture(scope="session")
