@@ -12,7 +12,12 @@ from collections.abc import Sequence
 
 from chalicelib.analysis import apk, dpkg, npm, python
 from chalicelib.analysis.catalog import Cataloger, PathMatcher, ParseResult, run_catalogers
-from chalicelib.analysis.distro import DISTRO_PATHS, detect_distro
+from chalicelib.analysis.distro import (
+    DISTRO_PATHS,
+    OS_RELEASE_PATHS,
+    detect_distro,
+    distro_from_os_release,
+)
 from chalicelib.analysis.dockerfile import ACTUAL, GUESSED, guess_dockerfile
 from chalicelib.analysis.interface import (
     AnalysisError,
@@ -25,7 +30,7 @@ from chalicelib.analysis.interface import (
 from chalicelib.analysis.layers import LayerContents, read_layer
 from chalicelib.analysis.options import AnalysisOptions, SecretPattern
 from chalicelib.analysis.secrets import SecretScanner
-from chalicelib.analysis.squash import SquashedView
+from chalicelib.analysis.squash import SquashedView, SymlinkLoopError
 from chalicelib.analysis.tarstream import LayerError
 
 __all__ = [
@@ -127,6 +132,7 @@ def analyze_image(
         )
 
     distro = detect_distro(view.read, view.exists)
+    problems.extend(_unreadable_system_files(view))
     cataloged: ParseResult = run_catalogers(view, CATALOGERS, distro)
     problems.extend(cataloged.unknowns)
     passwd = view.read(PASSWD_PATH)
@@ -181,6 +187,29 @@ def _read_source_layer(
         )
     finally:
         blob.close()
+
+
+def _unreadable_system_files(view: SquashedView) -> list[Unknown]:
+    """List the os-release and passwd files that could not be read or have no distro ID.
+
+    Only files at the paths in `DISTRO_PATHS` and `PASSWD_PATH` are kept while the layers
+    stream, so a symbolic link from one of them to another path cannot be read.
+    """
+    problems = []
+    for path in (*OS_RELEASE_PATHS, PASSWD_PATH):
+        try:
+            real = view.resolve(path)
+        except SymlinkLoopError as error:
+            problems.append(Unknown(location=path, reason=f"not read: {error}"))
+            continue
+        content = view.read(path)
+        if content is None and real != path and view.exists(real):
+            reason = f"links to {real}, whose content was not kept"
+            problems.append(Unknown(location=path, reason=reason))
+        elif content is not None and path in OS_RELEASE_PATHS:
+            if distro_from_os_release(content.decode(errors="replace")) is None:
+                problems.append(Unknown(location=path, reason="os-release has no ID line"))
+    return problems
 
 
 def _diff_ids(source: ImageSource) -> list[str] | None:
