@@ -41,6 +41,13 @@ class PackageType(str, enum.Enum):
     RPM = "rpm"
     PYTHON = "python"
     NPM = "npm"
+    GEM = "gem"
+    JAVA = "java"
+    GO = "go"
+    RUST = "rust"
+    COMPOSER = "composer"
+    NUGET = "nuget"
+    BINARY = "binary"
 
     @property
     def is_os(self) -> bool:
@@ -89,6 +96,9 @@ class Package(BaseModel):
     """Digest of the layer that introduced the package's metadata."""
     files: list[str] = Field(default_factory=list)
     """Paths the package database says the package owns, where it lists them."""
+    metadata: dict = Field(default_factory=dict)
+    """Format-specific fields (rpm epoch and release, Java manifest entries, Go build settings,
+    ...) that have no field of their own."""
 
 
 class Distro(BaseModel):
