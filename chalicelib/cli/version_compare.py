@@ -1,0 +1,39 @@
+"""`plimsoll version-compare SCHEME`: compare version pairs read from standard input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chalicelib.vulns.interface import InvalidVersionError
+from chalicelib.vulns.versions import SCHEMES, get_scheme
+
+NAME = "version-compare"
+HELP = (
+    "read lines 'A<TAB>B' on standard input and print the sign of compare(A, B) per line "
+    "(-1, 0 or 1), or an error line naming the invalid version"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the scheme argument."""
+    parser.add_argument("scheme", choices=[scheme.name for scheme in SCHEMES])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compare each input pair; exit 1 when any line was invalid."""
+    scheme = get_scheme(args.scheme)
+    failed = False
+    for number, line in enumerate(sys.stdin, start=1):
+        line = line.rstrip("\n")
+        left, sep, right = line.partition("\t")
+        if not sep:
+            print(f"error: line {number} has no TAB between the two versions: {line!r}")
+            failed = True
+            continue
+        try:
+            print(scheme.compare(left, right))
+        except InvalidVersionError as exc:
+            print(f"error: line {number}: {exc}")
+            failed = True
+    return 1 if failed else 0
