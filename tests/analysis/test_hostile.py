@@ -42,7 +42,6 @@ from chalicelib.registry.errors import (
     InvalidImageLayoutError,
 )
 from tests.analysis.builders import (
-    Item,
     MemoryImageSource,
     directory,
     file,
@@ -51,7 +50,6 @@ from tests.analysis.builders import (
     layer_bytes,
     symlink,
     tar_bytes,
-    whiteout,
 )
 from tests.conftest import REPO_ROOT
 from tests.support.ocilayout import OCI_LAYER, OCI_LAYER_GZIP, OciLayoutWriter
@@ -78,6 +76,9 @@ CHILD_ADDRESS_SPACE = 2 * GIB
 """Address space a sandboxed analysis may add to what the test process already maps."""
 CHILD_CPU_SECONDS = 120
 """CPU time after which the kernel kills a sandboxed analysis that loops."""
+CHILD_WALL_SECONDS = 600
+"""Time after which an alarm kills a sandboxed analysis that waits forever, as on a lock that
+another thread of the test process held when it forked."""
 
 
 # --- The sandbox -------------------------------------------------------------------------------
@@ -148,6 +149,8 @@ def _limit_child() -> None:
     limit = size_kib * 1024 + CHILD_ADDRESS_SPACE
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(CHILD_WALL_SECONDS)
 
 
 def _run_child(function: Callable[[], Any], write: int) -> None:
@@ -304,8 +307,10 @@ class CountingBlob(io.BytesIO):
         return data
 
 
-def header(name: bytes, size: int, type_flag: bytes = b"0", size_field: bytes | None = None) -> bytes:
-    """Return one ustar header block, with `size_field` written as compressed when set."""
+def header(
+    name: bytes, size: int, type_flag: bytes = b"0", size_field: bytes | None = None
+) -> bytes:
+    """Return one ustar header block, with `size_field` written as given when set."""
     block = bytearray(512)
     block[0 : len(name)] = name
     block[100:108] = b"0000644\0"
@@ -695,7 +700,7 @@ _DECOMPRESSOBJ = zlib.decompressobj
 
 
 class CountingInflater:
-    """A zlib decompressor that counts the compressed bytes it is compressed and what it inflates."""
+    """A zlib decompressor that counts the compressed bytes fed to it and the bytes it inflates."""
 
     compressed = 0
     inflated = 0
