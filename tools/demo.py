@@ -1,9 +1,9 @@
 """The demo: build a real image, push it to a local registry, and put Plimsoll to work on it.
 
-Steps: build an image from real Debian, PyPI and npm packages (`tools.demo_image`), push it to a
-throwaway `docker-registry` on 127.0.0.1, start Plimsoll with embedded defaults on a free port,
-sync the feeds of `FEED_SOURCES`, add the image through the v1 API, wait for its analysis, and
-print the distro, package counts, vulnerabilities and the policy verdict.
+The demo builds an image from real Debian, PyPI and npm packages (`tools.demo_image`) and pushes
+it to a throwaway `docker-registry` on 127.0.0.1. It then starts Plimsoll with embedded defaults
+on a free port and syncs the feeds of `FEED_SOURCES`. Last, it adds the image through the v1 API,
+waits for its analysis and prints the distro, package counts, vulnerabilities and the verdict.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def wait_for_service(api: Api, process: subprocess.Popen, log_path: Path) -> Non
         except requests.ConnectionError:
             pass
         time.sleep(0.2)
-    raise SystemExit(f"Plimsoll did not answer within 60 s; its log:\n{log_path.read_text()}")
+    raise SystemExit(f"Plimsoll did not start within 60 s; its log:\n{log_path.read_text()}")
 
 
 def sync_feeds(api: Api) -> None:

@@ -61,12 +61,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     env.pop("DATABASE_URL", None)
     env.pop("QUEUE_URL", None)
+
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.local"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=log,
         )
+
     base = f"http://127.0.0.1:{port}"
     session = requests.Session()
     session.trust_env = False
