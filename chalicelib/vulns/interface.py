@@ -48,10 +48,15 @@ class RangeEvent(BaseModel):
 
 
 class AffectedRange(BaseModel):
-    """An OSV range of type `ECOSYSTEM` or `SEMVER` (`GIT` ranges are dropped on import)."""
+    """An OSV range of type `ECOSYSTEM` or `SEMVER` (`GIT` ranges are dropped on import), or an
+    npm range expression of type `NPM_RANGE`."""
 
     type: str
     events: list[RangeEvent]
+    """For `NPM_RANGE`, only `fixed` events: the lowest version of each patched interval."""
+    expression: str | None = None
+    """The npm range of affected versions, such as `>=1.2.0 <1.4.6 || 2.0.0`; set only for
+    `NPM_RANGE`, which the matcher evaluates with npm's `satisfies` rules."""
 
 
 class CvssScore(BaseModel):
@@ -87,8 +92,11 @@ class VulnRecord(BaseModel):
     """Explicitly listed affected versions."""
     will_not_fix: bool = False
     source: str = "osv"
-    """Importer format that produced the record: `osv` or `alpine-secdb`."""
+    """Importer format that produced the record: `osv`, `alpine-secdb`, `debian-tracker`,
+    `ubuntu-cve-tracker`, `node-security`, `redhat-csaf` or `nvd`."""
     modified: str | None = None
+    cwes: list[str] = Field(default_factory=list)
+    """CWE ids of the weakness, such as `CWE-79`, where the feed gives them."""
 
 
 class VulnMatch(BaseModel):
