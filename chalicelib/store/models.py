@@ -158,6 +158,8 @@ class ImageAnalysis(Base):
     document: Mapped[bytes] = mapped_column(LargeBinary)
     document_size: Mapped[int] = mapped_column(BigInteger)
     """Size of the uncompressed JSON, in bytes."""
+    package_count: Mapped[int | None] = mapped_column(Integer)
+    """Rows stored in `image_packages`; None for an analysis stored before that table existed."""
     created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (
@@ -179,11 +181,82 @@ class VulnMatchRow(Base):
     vuln_match: Mapped[dict[str, Any]] = mapped_column(JSON)
     """The `VulnMatch` as JSON."""
     first_seen: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    vuln_id: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (
         ForeignKeyConstraint(
             ["account", "digest"], ["images.account", "images.digest"], ondelete="CASCADE"
         ),
+        Index(None, "account", "vuln_id"),
+    )
+
+
+class ImagePackage(Base):
+    """One package of an image's analysis, with the fields matching and queries read."""
+
+    __tablename__ = "image_packages"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Position of the package in the analysis document."""
+    name: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
+    package_type: Mapped[str] = mapped_column(String(32))
+    location: Mapped[str] = mapped_column(Text)
+    source_name: Mapped[str | None] = mapped_column(Text)
+    source_version: Mapped[str | None] = mapped_column(Text)
+    purl: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account", "digest"], ["images.account", "images.digest"], ondelete="CASCADE"
+        ),
+        Index(None, "account", "name"),
+    )
+
+
+class VulnUpdate(Base):
+    """One change of an image's matches after a feed sync, in Anchore's `vuln_update` terms."""
+
+    __tablename__ = "vuln_updates"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(255))
+    added: Mapped[list[Any]] = mapped_column(JSON)
+    """`VulnMatch` objects as JSON, in each of the three lists."""
+    updated: Mapped[list[Any]] = mapped_column(JSON)
+    removed: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account", "digest"], ["images.account", "images.digest"], ondelete="CASCADE"
+        ),
+        Index(None, "account", "digest", "created_at"),
+    )
+
+
+class EventRow(Base):
+    """One event in Anchore's shape: feed sync progress and vulnerability updates."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    generated_uuid: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(255))
+    level: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(None, "generated_uuid", unique=True),
+        Index(None, "account", "created_at"),
     )
 
 
@@ -199,6 +272,10 @@ class FeedGroup(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 over the record hashes of the last successful sync, in the order read."""
+    sources: Mapped[list[str] | None] = mapped_column(JSON)
+    """`FEED_SOURCES` entries that fed the group in its last successful sync."""
 
 
 class VulnRecordRow(Base):
@@ -214,6 +291,10 @@ class VulnRecordRow(Base):
     package: Mapped[str] = mapped_column(Text)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     """The `VulnRecord` as JSON."""
+    record_key: Mapped[str | None] = mapped_column(Text)
+    """`<vuln_id>|<package>`, unique within a group after a sync."""
+    record_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the record's canonical JSON; None for rows stored before hashes existed."""
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -223,7 +304,29 @@ class VulnRecordRow(Base):
         ),
         Index(None, "namespace", "package"),
         Index(None, "feed", "group_name"),
+        Index(None, "feed", "group_name", "record_key"),
+        Index(None, "vuln_id"),
     )
+
+
+class VulnRecordStaging(Base):
+    """A record read by a running sync, kept apart until its group is swapped in."""
+
+    __tablename__ = "vuln_record_staging"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    sync_id: Mapped[str] = mapped_column(String(64))
+    feed: Mapped[str] = mapped_column(String(128))
+    group_name: Mapped[str] = mapped_column(String(128))
+    record_key: Mapped[str] = mapped_column(Text)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    vuln_id: Mapped[str] = mapped_column(String(255))
+    namespace: Mapped[str] = mapped_column(String(128))
+    package: Mapped[str] = mapped_column(Text)
+    record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The `VulnRecord` as JSON when it differs from the stored row; None when unchanged."""
+
+    __table_args__ = (Index(None, "sync_id", "feed", "group_name", "record_key"),)
 
 
 class Policy(Base):
