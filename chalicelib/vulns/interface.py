@@ -47,6 +47,10 @@ class RangeEvent(BaseModel):
     limit: str | None = None
 
 
+NPM_RANGE = "NPM_RANGE"
+"""`AffectedRange.type` of a range kept as npm range text in `AffectedRange.expression`."""
+
+
 class AffectedRange(BaseModel):
     """An OSV range of type `ECOSYSTEM` or `SEMVER` (`GIT` ranges are dropped on import), or an
     npm range expression of type `NPM_RANGE`."""

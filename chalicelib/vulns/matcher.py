@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from chalicelib.analysis.interface import Distro, Package, PackageType
 from chalicelib.vulns.interface import (
+    NPM_RANGE,
     AffectedRange,
     InvalidVersionError,
     RangeEvent,
@@ -21,7 +22,9 @@ from chalicelib.vulns.interface import (
     VulnRecord,
 )
 from chalicelib.vulns.namespaces import normalize_package_name, version_scheme_name, vuln_namespace
-from chalicelib.vulns.versions import get_scheme
+from chalicelib.vulns.versions import get_scheme, parse_range
+from chalicelib.vulns.versions.npm import compare as npm_compare
+from chalicelib.vulns.versions.npm import parse_version as parse_npm_version
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +110,12 @@ def affected_fixes(record: VulnRecord, version: str) -> list[str] | None:
         scheme_name = version_scheme_name(record.namespace, affected_range.type)
         problem = None
         in_range, fixed = False, None
-        if scheme_name is None:
+        if affected_range.type == NPM_RANGE:
+            try:
+                in_range, fixed = _evaluate_npm_range(affected_range, version)
+            except InvalidVersionError as error:
+                problem = str(error)
+        elif scheme_name is None:
             problem = f"namespace {record.namespace} has no version scheme"
         else:
             try:
@@ -174,6 +182,24 @@ def _evaluate_range(
         if event.fixed is not None and compare(version, event.fixed) < 0:
             return True, event.fixed
     return True, None
+
+
+def _evaluate_npm_range(affected_range: AffectedRange, version: str) -> tuple[bool, str | None]:
+    """Evaluate an `NPM_RANGE` with npm's `satisfies` rules in loose mode.
+
+    Loose mode accepts what the legacy Node advisories contain, such as `<=v2.0.0-alpha7`.
+
+    The fix is the lowest `fixed` event above the version. Raises `InvalidVersionError` when the
+    range text or the version is invalid.
+    """
+    expression = affected_range.expression or "*"
+    if not parse_range(expression, loose=True).contains(parse_npm_version(version, loose=True)):
+        return False, None
+    fixes = [event.fixed for event in affected_range.events if event.fixed is not None]
+    above = [fixed for fixed in fixes if npm_compare(version, fixed, loose=True) < 0]
+    if not above:
+        return True, None
+    return True, min(above, key=functools.cmp_to_key(lambda a, b: npm_compare(a, b, loose=True)))
 
 
 def _compared_version(package: Package) -> str:
