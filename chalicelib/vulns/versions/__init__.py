@@ -19,6 +19,7 @@ from chalicelib.vulns.versions.apk import ApkScheme, fuzzy_match
 from chalicelib.vulns.versions.deb import DebScheme
 from chalicelib.vulns.versions.npm import NpmRange, NpmScheme, outside, parse_range, satisfies
 from chalicelib.vulns.versions.pep440 import Pep440Scheme, parse_specifier, specifier_contains
+from chalicelib.vulns.versions.rpm import RpmScheme, rpmvercmp
 from chalicelib.vulns.versions.semver import SemverScheme
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "NpmRange",
     "NpmScheme",
     "Pep440Scheme",
+    "RpmScheme",
     "SemverScheme",
     "UnknownSchemeError",
     "VersionScheme",
@@ -37,6 +39,7 @@ __all__ = [
     "outside",
     "parse_range",
     "parse_specifier",
+    "rpmvercmp",
     "satisfies",
     "specifier_contains",
 ]
@@ -75,6 +78,7 @@ SCHEMES: tuple[VersionScheme, ...] = (
     Pep440Scheme(),
     NpmScheme(),
     SemverScheme(),
+    RpmScheme(),
 )
 """Every version scheme, one instance each; `npm` is strict as node-semver is by default."""
 
