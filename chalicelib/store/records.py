@@ -131,6 +131,66 @@ class FeedGroupRecord:
     """Error of the last failed sync; None after a successful one."""
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    content_hash: str | None = None
+    """SHA-256 over the record hashes of the last successful sync; None before the first."""
+    sources: tuple[str, ...] = ()
+    """`FEED_SOURCES` entries that fed the group in its last successful sync."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupSwap:
+    """Changes that swapping a synced feed group in made to its stored records."""
+
+    record_count: int
+    added: int
+    updated: int
+    removed: int
+
+    @property
+    def changed(self) -> bool:
+        """Whether any record was added, updated or removed."""
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclasses.dataclass(frozen=True)
+class VulnUpdateRecord:
+    """One change of an image's matches after a feed sync."""
+
+    digest: str
+    added: list[dict[str, Any]]
+    """Matches (`VulnMatch` as JSON) found for the first time."""
+    updated: list[dict[str, Any]]
+    """Matches whose severity, fixed versions or other fields changed, as they are now."""
+    removed: list[dict[str, Any]]
+    """Matches no longer found."""
+    created_at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class EventRecord:
+    """One event in Anchore's terms: a fully qualified type, a level and a resource."""
+
+    generated_uuid: str
+    event_type: str
+    """`category.subcategory.event`, for example `system.feeds.sync.group_completed`."""
+    level: str
+    """`info` or `error`."""
+    message: str
+    details: dict[str, Any]
+    resource_type: str
+    """`feeds`, `feed_groups` or `image_digest`."""
+    resource_id: str
+    created_at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageRow:
+    """One stored package of an image, as package queries return it."""
+
+    name: str
+    version: str
+    package_type: str
+    location: str
 
 
 @dataclasses.dataclass(frozen=True)

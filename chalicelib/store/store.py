@@ -7,13 +7,14 @@ from collections.abc import Callable
 
 from chalicelib.store.base import DEFAULT_ACCOUNT, utc_now
 from chalicelib.store.database import Database
+from chalicelib.store.events import EventStorePart
 from chalicelib.store.feeds import FeedStorePart
 from chalicelib.store.images import ImageStorePart
 from chalicelib.store.policies import PolicyStorePart
 
 
-class Store(ImageStorePart, FeedStorePart, PolicyStorePart):
-    """Persistence of images, analyses, vulnerability data, policies and evaluations.
+class Store(ImageStorePart, FeedStorePart, PolicyStorePart, EventStorePart):
+    """Persistence of images, analyses, vulnerability data, policies, evaluations and events.
 
     Every public method runs in its own transaction and is safe to call from several threads.
     Database failures raise `StoreError` (or its `NotFoundError` and `ConflictError`
