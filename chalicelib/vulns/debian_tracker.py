@@ -78,10 +78,11 @@ _RELEASE_LINE = re.compile(
 def parse_debian_tracker(name: str, data: bytes) -> list[VulnRecord]:
     """Convert one tracker document into records: the JSON export, or a DSA/DLA/DTSA list.
 
-    A name ending in `.json` is read as the JSON export, any other name as an advisory list.
-    Raises `FeedError` naming the document when it is in neither format.
+    A name ending in `.json`, or data that starts with `{` (the export's URL has no suffix), is
+    read as the JSON export, anything else as an advisory list. Raises `FeedError` naming the
+    document when it is in neither format.
     """
-    if PurePosixPath(name).suffix.lower() == ".json":
+    if PurePosixPath(name).suffix.lower() == ".json" or data.lstrip()[:1] == b"{":
         try:
             document = json.loads(data)
         except ValueError as error:

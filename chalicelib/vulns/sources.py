@@ -1,6 +1,6 @@
 """Feed sources: the `FEED_SOURCES` setting, and reading records from each source's location.
 
-A source is a format (`osv` or `alpine-secdb`) and a location: a file, a directory searched
+A source is a format (one of `FEED_FORMATS`) and a location: a file, a directory searched
 recursively, a `.zip` archive, or an http(s) URL to a file or archive. Records are yielded one
 file at a time, so memory stays bounded by the largest file, not by the feed.
 """
@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -23,13 +24,37 @@ import requests
 import yaml
 
 from chalicelib.vulns.alpine_secdb import parse_alpine_secdb
+from chalicelib.vulns.debian_tracker import parse_debian_tracker
 from chalicelib.vulns.interface import FeedError, VulnRecord
+from chalicelib.vulns.node_security import INDEX_FILE as NODE_SECURITY_INDEX
+from chalicelib.vulns.node_security import parse_node_security
+from chalicelib.vulns.nvd import parse_nvd
 from chalicelib.vulns.osv import parse_osv
+from chalicelib.vulns.redhat_csaf import parse_redhat_csaf
+from chalicelib.vulns.ubuntu_tracker import parse_ubuntu_tracker
 
 logger = logging.getLogger(__name__)
 
-FEED_FORMATS = ("osv", "alpine-secdb")
+_RawParser = Callable[[str, bytes], list[VulnRecord]]
+"""An importer that reads one document's name and bytes."""
+
+_RAW_PARSERS: dict[str, _RawParser] = {
+    "debian-tracker": parse_debian_tracker,
+    "ubuntu-cve-tracker": parse_ubuntu_tracker,
+    "node-security": parse_node_security,
+    "redhat-csaf": parse_redhat_csaf,
+    "nvd": parse_nvd,
+}
+"""Importers of the formats that decode their documents themselves (text lists, JSON)."""
+
+FEED_FORMATS = ("osv", "alpine-secdb", *_RAW_PARSERS)
 """Formats accepted in `FEED_SOURCES`."""
+
+DEBIAN_LIST_FOLDERS = ("DSA", "DLA", "DTSA")
+"""Folders of the Debian tracker's advisory lists, each a file named `list`."""
+
+_UBUNTU_CVE_FILE = re.compile(r"^CVE-\d{4}-\d+$")
+_UBUNTU_SKIPPED_FOLDERS = frozenset({"ignored", "embargoed"})
 
 DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
 """File name suffixes read when a directory or archive is searched."""
@@ -47,8 +72,9 @@ MAX_RECORDED_FAILURES = 100
 logged; later failures are only counted and logged at debug level."""
 
 _ACCEPTED_FORMS = (
-    "expected comma-separated FORMAT=LOCATION entries, where FORMAT is osv or alpine-secdb "
-    "and LOCATION is a file, a directory, a .zip archive or an http(s) URL"
+    f"expected comma-separated FORMAT=LOCATION entries, where FORMAT is one of "
+    f"{', '.join(FEED_FORMATS)} and LOCATION is a file, a directory, a .zip archive or an "
+    "http(s) URL"
 )
 
 # NOTE: YAML documents are loaded with the base loader, which keeps every scalar a string.
@@ -66,7 +92,7 @@ class FeedSource:
     """One entry of `FEED_SOURCES`."""
 
     format: str
-    """`osv` or `alpine-secdb`."""
+    """One of `FEED_FORMATS`."""
     location: str
     """A local path (file, directory or `.zip`) or an http(s) URL."""
 
@@ -213,6 +239,17 @@ def _is_hidden(part: str) -> bool:
 def _is_document(feed_format: str, path: PurePosixPath) -> bool:
     if any(_is_hidden(part) for part in path.parts):
         return False
+    if feed_format == "debian-tracker" and path.name == "list":
+        return len(path.parts) > 1 and path.parts[-2] in DEBIAN_LIST_FOLDERS
+    if feed_format == "ubuntu-cve-tracker":
+        # Files under ignored/ and embargoed/ are CVEs that the tracker does not follow.
+        return bool(_UBUNTU_CVE_FILE.match(path.name)) and not (
+            _UBUNTU_SKIPPED_FOLDERS & set(path.parts[:-1])
+        )
+    if feed_format == "node-security" and path.name == NODE_SECURITY_INDEX:
+        return False
+    if feed_format in _RAW_PARSERS:
+        return path.suffix.lower() == ".json"
     if path.suffix.lower() not in DOCUMENT_SUFFIXES:
         return False
     if feed_format == "alpine-secdb":
@@ -224,7 +261,7 @@ def _parse_document(
     feed_format: str, location: str, name: str, read: Callable[[], bytes], stats: FeedReadStats
 ) -> Iterator[VulnRecord]:
     try:
-        records = _records_of(feed_format, name, _decode(name, read()))
+        records = _records_of(feed_format, name, read())
     except (FeedError, OSError, ValueError, yaml.YAMLError, zipfile.BadZipFile) as error:
         stats.files_failed += 1
         if len(stats.failures) < MAX_RECORDED_FAILURES:
@@ -253,7 +290,11 @@ def _decode(name: str, data: bytes) -> Any:
         return yaml.load(data, Loader=_YamlLoader)
 
 
-def _records_of(feed_format: str, name: str, document: Any) -> list[VulnRecord]:
+def _records_of(feed_format: str, name: str, data: bytes) -> list[VulnRecord]:
+    raw_parser = _RAW_PARSERS.get(feed_format)
+    if raw_parser is not None:
+        return raw_parser(name, data)
+    document = _decode(name, data)
     if feed_format == "alpine-secdb":
         return parse_alpine_secdb(document, name)
     # An OSV file contains one record, but a file with a list of records is accepted too.
