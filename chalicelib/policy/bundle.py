@@ -164,6 +164,9 @@ class WhitelistItem:
     trigger_id: str
     """Trigger id, glob or `regexp:` pattern."""
     expires_on: datetime.datetime | None
+    package_version: str | None = None
+    """Plimsoll extension: version, glob or `regexp:` pattern that a package causing the row
+    must have; None matches rows whatever their packages."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -434,6 +437,23 @@ def _compile_item(
             location.problem("ValidationError", f"{label}: {pattern_problem(trigger_id)}")
         )
 
+    package_version = raw.get("package_version")
+    if package_version is not None:
+        if not isinstance(package_version, str) or not package_version.strip():
+            problems.append(
+                location.problem(
+                    "ValidationError",
+                    f"{label} package_version {package_version!r} is not a version string; "
+                    "give a version such as 1.1.1d-0+deb10u3, or remove the field",
+                )
+            )
+        elif pattern_problem(package_version):
+            problems.append(
+                location.problem(
+                    "ValidationError", f"{label} package_version {pattern_problem(package_version)}"
+                )
+            )
+
     expires_on = None
     raw_expiry = raw.get("expires_on")
     if raw_expiry:
@@ -450,7 +470,8 @@ def _compile_item(
     if problems:
         return None, problems
     assert isinstance(gate, str) and isinstance(trigger_id, str)
-    return WhitelistItem(item_id, gate.lower(), trigger_id, expires_on), []
+    version = package_version if isinstance(package_version, str) else None
+    return WhitelistItem(item_id, gate.lower(), trigger_id, expires_on, version), []
 
 
 def selection_label(raw: object, kind: str, index: int) -> str:

@@ -8,6 +8,8 @@ Order of evaluation:
    appears in the policy. Each firing becomes a row with a trigger id.
 3. The mapping's whitelists, in order, mark rows whose gate and trigger id match an item that
    has not expired. A whitelisted row stays in the table with action `go`.
+   An item with a `package_version` (a Plimsoll extension) matches only rows caused by a
+   package whose version matches it, in the same pattern forms as `trigger_id`.
 4. A policy's action is the strictest (STOP < WARN < GO) over its rows that are not
    whitelisted, GO without any; the policies' combined action is the strictest of theirs.
 5. A matching `blacklisted_images` rule makes the final action STOP, else a matching
@@ -15,6 +17,10 @@ Order of evaluation:
 
 A bundle that cannot be evaluated for the tag (invalid structure, a mapped policy or whitelist
 missing or invalid, a trigger that fails) gives STOP with the reasons in `evaluation_problems`.
+
+Beside Anchore's fields the document has `explanations`, one per row in row order, listing the
+causes of each row, and `valid_until`, the earliest later time at which a whitelist expiry or
+a day count of a trigger could change the result (None when no such time exists).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from chalicelib.policy.bundle import (
     Policy,
     Rule,
     Whitelist,
+    WhitelistItem,
     check_bundle_header,
     check_references,
     check_selection_rules,
@@ -38,6 +45,7 @@ from chalicelib.policy.bundle import (
     mapping_policy_ids,
     mapping_whitelist_ids,
 )
+from chalicelib.policy.explain import Cause, PackageCause
 from chalicelib.policy.gate import (
     TriggerContext,
     TriggerEvaluationError,
@@ -77,6 +85,7 @@ class _Decision:
     rule: Rule
     trigger_id: str
     message: str
+    causes: tuple[Cause, ...] = ()
     whitelisted: dict[str, str | None] | None = None
 
     @property
@@ -95,6 +104,17 @@ class _Decision:
             self.whitelisted or False,
             self.rule.policy_id,
         ]
+
+    def explanation(self, row: int) -> dict[str, object]:
+        return {
+            "row": row,
+            "trigger_id": self.trigger_id,
+            "gate": self.rule.gate.name,
+            "trigger": self.rule.trigger.name,
+            "policy_id": self.rule.policy_id,
+            "rule_id": self.rule.rule_id,
+            "causes": [cause.to_json() for cause in self.causes],
+        }
 
 
 class _RuleFailure(Exception):
@@ -116,6 +136,8 @@ class _Outcome:
     blacklisted_image_rule: dict | None = None
     problems: list[BundleProblem] = dataclasses.field(default_factory=list)
     failed: bool = False
+    changes: list[datetime.datetime] = dataclasses.field(default_factory=list)
+    """Later times at which the result could change; see `valid_until` in the module doc."""
 
 
 def evaluate_bundle(
@@ -137,7 +159,8 @@ def evaluate_bundle(
     epoch seconds of `now`. Rules of end-of-life gates are skipped and listed as problems.
 
     `now` is the evaluation time, and a naive value is read as UTC. It decides whitelist expiry
-    and the day counts of vulnerability and feed triggers.
+    and the day counts of vulnerability and feed triggers. The document also carries the
+    `explanations` and `valid_until` fields that the module documentation describes.
     """
     now = as_utc(now)
     outcome = _evaluate(bundle, facts, tag, now)
@@ -183,11 +206,11 @@ def _evaluate(bundle: dict, facts: ImageFacts, tag: str, now: datetime.datetime)
     policy_actions = []
     for policy in policies:
         try:
-            decisions = _run_policy(policy, facts, now, cache, outcome.problems)
+            decisions = _run_policy(policy, facts, now, cache, outcome)
         except _RuleFailure as failure:
             problems = [*outcome.problems, failure.problem]
             return _Outcome(mapping=mapping, problems=problems, failed=True)
-        _apply_whitelists(decisions, whitelists, now)
+        _apply_whitelists(decisions, whitelists, now, outcome.changes)
         actions = [decision.action for decision in decisions if not decision.whitelisted]
         policy_actions.append(min(actions, default=Action.GO))
         outcome.decisions += decisions
@@ -231,12 +254,12 @@ def _run_policy(
     facts: ImageFacts,
     now: datetime.datetime,
     cache: dict[str, object],
-    notices: list[BundleProblem],
+    outcome: _Outcome,
 ) -> list[_Decision]:
     """Evaluate the rules of a policy, grouped by gate, and return its decisions.
 
-    Appends a warning to `notices` for each end-of-life rule. Raises `_RuleFailure` when a
-    trigger fails.
+    Appends a warning to `outcome.problems` for each end-of-life rule, and to `outcome.changes`
+    the times at which a trigger's answer changes. Raises `_RuleFailure` when a trigger fails.
     """
     gate_order = list(dict.fromkeys(rule.gate.name for rule in policy.rules))
     rules = sorted(policy.rules, key=lambda rule: gate_order.index(rule.gate.name))
@@ -244,9 +267,13 @@ def _run_policy(
     decisions = []
     for rule in rules:
         if rule.is_end_of_life:
-            notices.append(rule.problem("EndOfLifedError", rule.end_of_life_detail(), "warn"))
+            outcome.problems.append(
+                rule.problem("EndOfLifedError", rule.end_of_life_detail(), "warn")
+            )
             continue
-        context = TriggerContext(facts=facts, now=now, rule_id=rule.rule_id, cache=cache)
+        context = TriggerContext(
+            facts=facts, now=now, rule_id=rule.rule_id, cache=cache, changes=outcome.changes
+        )
         try:
             firings = rule.trigger.evaluate(context, rule.params)
         except TriggerEvaluationError as exc:
@@ -255,29 +282,49 @@ def _run_policy(
             trigger_id = firing.trigger_id or default_trigger_id(
                 rule.gate.name, rule.trigger.name, firing.message
             )
-            decisions.append(_Decision(rule, trigger_id, firing.message))
+            decisions.append(_Decision(rule, trigger_id, firing.message, firing.causes))
     return decisions
 
 
+def _item_matches(item: WhitelistItem, decision: _Decision) -> bool:
+    if item.gate != decision.rule.gate.name:
+        return False
+    if item.trigger_id != decision.trigger_id and not pattern_matches(
+        item.trigger_id, decision.trigger_id
+    ):
+        return False
+    if item.package_version is None:
+        return True
+    versions = [cause.version for cause in decision.causes if isinstance(cause, PackageCause)]
+    return any(
+        version == item.package_version or pattern_matches(item.package_version, version)
+        for version in versions
+    )
+
+
 def _apply_whitelists(
-    decisions: list[_Decision], whitelists: list[Whitelist], now: datetime.datetime
+    decisions: list[_Decision],
+    whitelists: list[Whitelist],
+    now: datetime.datetime,
+    changes: list[datetime.datetime],
 ) -> None:
-    """Mark each decision with the first unexpired whitelist item that matches it."""
+    """Mark each decision with the first unexpired whitelist item that matches it.
+
+    Appends to `changes` the expiry of each item that whitelisted a decision.
+    """
     for decision in decisions:
         items = ((whitelist, item) for whitelist in whitelists for item in whitelist.items)
         for whitelist, item in items:
             if item.expires_on is not None and now >= item.expires_on:
                 continue
-            if item.gate != decision.rule.gate.name:
-                continue
-            if item.trigger_id == decision.trigger_id or pattern_matches(
-                item.trigger_id, decision.trigger_id
-            ):
+            if _item_matches(item, decision):
                 decision.whitelisted = {
                     "whitelist_name": whitelist.name,
                     "whitelist_id": whitelist.id,
                     "matched_rule_id": item.id,
                 }
+                if item.expires_on is not None:
+                    changes.append(item.expires_on)
                 break
 
 
@@ -303,6 +350,7 @@ def _document(
     table_action = Action.STOP if outcome.failed else outcome.policy_action
     rows = [decision.row(facts.image_id, tag) for decision in outcome.decisions]
     timestamp = int(now.timestamp())
+    valid_until = None if outcome.failed else min(outcome.changes, default=None)
     return {
         "user_id": user_id,
         "image_id": facts.image_id,
@@ -330,4 +378,8 @@ def _document(
         "created_at": timestamp,
         "last_modified": timestamp,
         "evaluation_problems": [problem.evaluation_problem() for problem in outcome.problems],
+        "explanations": [
+            decision.explanation(index) for index, decision in enumerate(outcome.decisions)
+        ],
+        "valid_until": valid_until.isoformat() if valid_until else None,
     }

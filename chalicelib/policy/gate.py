@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from chalicelib.policy.explain import Cause
 from chalicelib.policy.interface import ImageFacts, PolicyError
 from chalicelib.policy.params import ParamSpec, ParamValues
 
@@ -41,6 +42,8 @@ class Firing:
     message: str
     trigger_id: str | None = None
     """Explicit trigger id; None means the default id derived from gate, trigger and message."""
+    causes: tuple[Cause, ...] = ()
+    """What in the image or its data made the trigger fire; empty when nothing specific did."""
 
 
 @dataclasses.dataclass
@@ -53,6 +56,16 @@ class TriggerContext:
     rule_id: str | None
     cache: dict[str, Any]
     """Values derived from the facts once per evaluation and shared by all triggers."""
+    changes: list[datetime.datetime] = dataclasses.field(default_factory=list)
+    """Future times at which a time comparison of a trigger would give another answer."""
+
+    def result_changes_at(self, moment: datetime.datetime) -> None:
+        """Record that a trigger's answer depends on whether `now` is before `moment`.
+
+        Only a moment after `now` is kept: a stored result stays valid until the earliest one.
+        """
+        if moment > self.now:
+            self.changes.append(moment)
 
     def cached(self, key: str, compute: Callable[[ImageFacts], T]) -> T:
         """Return `compute(facts)`, computed once per evaluation under `key`."""

@@ -94,7 +94,8 @@ def test_spec_parameter_documents() -> None:
     package = params("vulnerabilities", "package")
 
     assert list(package)[:3] == ["package_type", "severity_comparison", "severity"]
-    assert len(package) == 20
+    # Anchore's 20 parameters and the `count_greater_than` extension.
+    assert len(package) == 21
     assert package["package_type"]["required"] is True
     assert package["severity"]["default"] == "unknown"
     assert package["severity"]["validator"]["criteria"] == {
@@ -115,6 +116,15 @@ def test_spec_parameter_documents() -> None:
         "aliases",
         "default",
     }
+
+
+def test_spec_lists_count_extension() -> None:
+    count = params("vulnerabilities", "package")["count_greater_than"]
+
+    assert count["type"] == "int"
+    assert count["required"] is False
+    assert count["default"] is None
+    assert "vulnerability_count+" in count["description"]
 
 
 def test_spec_parameter_aliases() -> None:

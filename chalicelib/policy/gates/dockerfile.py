@@ -7,10 +7,12 @@ evaluation into lines grouped by directive.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
 
+from chalicelib.policy.explain import DockerfileCause
 from chalicelib.policy.gate import (
     Firing,
     GateSpec,
@@ -50,20 +52,17 @@ _BUILDKIT_SUFFIX = re.compile(r"\s*# buildkit$")
 _EXPOSE_MAP = re.compile(r"^EXPOSE map\[(.*)\]$")
 
 
-def infer_dockerfile(history: list[dict]) -> str:
-    """Reconstruct Dockerfile text from the `history` entries of an image config.
-
-    Anchore's rule: start from `FROM scratch`, take the command of a `#(nop)` entry as written,
-    and turn any other shell command into a `RUN` line. Commands that BuildKit records with
-    their directive (`USER app`, `EXPOSE map[80/tcp:{}]`) are kept as directives too, and the
-    port map of `EXPOSE` is written as the port list a Dockerfile uses.
-    """
-    lines = ["FROM scratch"]
+def _history_commands(history: list[dict]) -> list[tuple[str, bool]]:
+    """Return the Dockerfile line of each history entry with a command, and whether the entry
+    created a layer."""
+    commands = []
     for entry in history:
         created_by = entry.get("created_by") or entry.get("CreatedBy") or ""
         # A heredoc keeps newlines in the command; one history entry must stay one line.
         created_by = " ".join(created_by.splitlines()).strip()
+        empty_layer = bool(entry.get("empty_layer") or entry.get("EmptyLayer"))
         if not created_by:
+            commands.append(("", not empty_layer))
             continue
         nop = _NOP_COMMAND.match(created_by)
         if nop:
@@ -76,8 +75,75 @@ def infer_dockerfile(history: list[dict]) -> str:
         if exposed:
             ports = [port.removesuffix(":{}") for port in exposed.group(1).split()]
             command = "EXPOSE " + " ".join(ports)
-        lines.append(command)
-    return "\n".join(lines) + "\n"
+        commands.append((command, not empty_layer))
+    return commands
+
+
+def infer_dockerfile(history: list[dict]) -> str:
+    """Reconstruct Dockerfile text from the `history` entries of an image config.
+
+    Anchore's rule: start from `FROM scratch`, take the command of a `#(nop)` entry as written,
+    and turn any other shell command into a `RUN` line. Commands that BuildKit records with
+    their directive (`USER app`, `EXPOSE map[80/tcp:{}]`) are kept as directives too, and the
+    port map of `EXPOSE` is written as the port list a Dockerfile uses.
+    """
+    commands = [command for command, _ in _history_commands(history) if command]
+    return "\n".join(["FROM scratch", *commands]) + "\n"
+
+
+def infer_layer_digests(history: list[dict], layer_digests: list[str]) -> list[str | None]:
+    """Return the layer of each line of `infer_dockerfile(history)`, None where it made none.
+
+    History entries that are not marked `empty_layer` created the image's layers in order.
+    """
+    remaining = iter(layer_digests)
+    line_layers: list[str | None] = [None]
+    for command, created_layer in _history_commands(history):
+        layer = next(remaining, None) if created_layer else None
+        if command:
+            line_layers.append(layer)
+    return line_layers
+
+
+@dataclasses.dataclass(frozen=True)
+class DockerfileLine:
+    """One instruction of a Dockerfile."""
+
+    number: int
+    """One-based number of the instruction's first line in the text."""
+    text: str
+    """The instruction, continuation lines joined (`RUN apt-get update`)."""
+    layer_digest: str | None = None
+
+
+def parse_dockerfile_lines(
+    text: str, line_layers: list[str | None] | None = None
+) -> dict[str, list[DockerfileLine]]:
+    """Group the instructions of a Dockerfile by upper-case directive, with line numbers.
+
+    Blank lines and comments are skipped, and a line ending in a backslash continues on the
+    next line. `line_layers`, indexed by line number minus one, gives each instruction's layer.
+    """
+    directives: dict[str, list[DockerfileLine]] = {}
+    buffer = ""
+    start = 0
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not buffer:
+            start = number
+        if line.endswith("\\"):
+            buffer += line[:-1]
+            continue
+        buffer += line
+        directive = buffer.split(" ", 1)[0].upper()
+        layer = None
+        if line_layers is not None and start - 1 < len(line_layers):
+            layer = line_layers[start - 1]
+        directives.setdefault(directive, []).append(DockerfileLine(start, buffer, layer))
+        buffer = ""
+    return directives
 
 
 def parse_dockerfile(text: str) -> dict[str, list[str]]:
@@ -86,31 +152,39 @@ def parse_dockerfile(text: str) -> dict[str, list[str]]:
     Each entry is the whole instruction line (`RUN apt-get update`). Blank lines and comments
     are skipped, and a line ending in a backslash continues on the next line.
     """
-    directives: dict[str, list[str]] = {}
-    buffer = ""
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            buffer += line[:-1]
-            continue
-        buffer += line
-        directive = buffer.split(" ", 1)[0].upper()
-        directives.setdefault(directive, []).append(buffer)
-        buffer = ""
-    return directives
+    return {
+        directive: [line.text for line in lines]
+        for directive, lines in parse_dockerfile_lines(text).items()
+    }
 
 
-def _load_dockerfile(facts: ImageFacts) -> dict[str, list[str]] | None:
+@dataclasses.dataclass(frozen=True)
+class _Dockerfile:
+    mode: str
+    directives: dict[str, list[DockerfileLine]]
+
+    def get(self, directive: str) -> list[DockerfileLine]:
+        return self.directives.get(directive, [])
+
+    def cause(self, line: DockerfileLine | None = None) -> DockerfileCause:
+        if line is None:
+            return DockerfileCause(mode=self.mode)
+        return DockerfileCause(self.mode, line.number, line.text, line.layer_digest)
+
+
+def _load_dockerfile(facts: ImageFacts) -> _Dockerfile | None:
     mode = facts.analysis.dockerfile_mode
     if not mode or mode.lower() == "unknown":
         return None
     text = facts.analysis.dockerfile
+    line_layers = None
     if text is None:
         text = infer_dockerfile(facts.analysis.history)
+        layers = [layer.digest for layer in facts.analysis.layers]
+        line_layers = infer_layer_digests(facts.analysis.history, layers)
+    directives = parse_dockerfile_lines(text, line_layers)
     # As in Anchore, a Dockerfile without instructions gives the triggers nothing to check.
-    return parse_dockerfile(text) or None
+    return _Dockerfile(mode, directives) if directives else None
 
 
 def _is_actual(facts: ImageFacts) -> bool:
@@ -118,7 +192,7 @@ def _is_actual(facts: ImageFacts) -> bool:
     return bool(mode) and mode.lower() == "actual"
 
 
-def _dockerfile_for(context: TriggerContext, params: ParamValues) -> dict[str, list[str]] | None:
+def _dockerfile_for(context: TriggerContext, params: ParamValues) -> _Dockerfile | None:
     if params.flag("actual_dockerfile_only") and not _is_actual(context.facts):
         return None
     return context.cached("dockerfile", _load_dockerfile)
@@ -154,19 +228,21 @@ def _evaluate_instruction(context: TriggerContext, params: ParamValues) -> list[
         return []
 
     firings = []
-    for line in dockerfile.get(directive, []):
-        argument = line[len(directive) :].strip()
+    for line in dockerfile.get(directive):
+        argument = line.text[len(directive) :].strip()
         if check == "exists" or (check in _CHECKS and _CHECKS[check](argument, value or "")):
             firings.append(
                 Firing(
                     f"Dockerfile directive '{directive}' check '{check}' matched against "
-                    f"'{value or ''}' for line '{argument}'"
+                    f"'{value or ''}' for line '{argument}'",
+                    causes=(dockerfile.cause(line),),
                 )
             )
-    if check == "not_exists" and directive not in dockerfile:
+    if check == "not_exists" and not dockerfile.get(directive):
         firings.append(
             Firing(
-                f"Dockerfile directive '{directive}' not found, matching condition '{check}' check"
+                f"Dockerfile directive '{directive}' not found, matching condition '{check}' check",
+                causes=(dockerfile.cause(),),
             )
         )
     return firings
@@ -182,31 +258,44 @@ def _evaluate_effective_user(context: TriggerContext, params: ParamValues) -> li
     users = params.items("users") or []
     allowed = (params.text("type") or "").lower() == "whitelist"
 
-    user_lines = dockerfile.get("USER") or ["USER root"]
-    last_line = user_lines[-1].strip()
+    user_lines = dockerfile.get("USER")
+    # Without a USER instruction the user is root, and the cause is the Dockerfile as a whole.
+    last = user_lines[-1] if user_lines else None
+    last_line = last.text.strip() if last else "USER root"
     match = _USER_LINE.search(last_line)
     if not match:
         logger.warning("USER line %r of the Dockerfile has no user name; skipping", last_line)
         return []
     user = match.group(1)
+    causes = (dockerfile.cause(last),)
 
     if allowed and user not in users:
-        return [Firing(f"User {user} found as effective user, which is not on the allowed list")]
+        return [
+            Firing(
+                f"User {user} found as effective user, which is not on the allowed list",
+                causes=causes,
+            )
+        ]
     if not allowed and user in users:
         # The misspelling is Anchore's: the message feeds the trigger id that whitelists match.
-        return [Firing(f"User {user} found as effective user, which is explicity not allowed")]
+        return [
+            Firing(
+                f"User {user} found as effective user, which is explicity not allowed",
+                causes=causes,
+            )
+        ]
     return []
 
 
 _EXPOSE_LINE = re.compile(r"^\s*(EXPOSE|expose)\s+(.*)")
 
 
-def _exposed_ports(dockerfile: dict[str, list[str]]) -> list[list[str]]:
+def _exposed_ports(dockerfile: _Dockerfile) -> list[tuple[DockerfileLine, list[str]]]:
     ports = []
-    for line in dockerfile.get("EXPOSE", []):
-        match = _EXPOSE_LINE.match(line.strip())
+    for line in dockerfile.get("EXPOSE"):
+        match = _EXPOSE_LINE.match(line.text.strip())
         if match and match.group(2):
-            ports.append(match.group(2).split())
+            ports.append((line, match.group(2).split()))
     return ports
 
 
@@ -220,7 +309,8 @@ def _evaluate_exposed_ports(context: TriggerContext, params: ParamValues) -> lis
     allowed = (params.text("type") or "").lower() == "whitelist"
 
     firings = []
-    for exposed in _exposed_ports(dockerfile):
+    for line, exposed in _exposed_ports(dockerfile):
+        causes = (dockerfile.cause(line),)
         if allowed:
             accepted = {form for port in listed for form in (port, f"{port}/tcp", f"{port}/udp")}
             for token in exposed:
@@ -228,7 +318,8 @@ def _evaluate_exposed_ports(context: TriggerContext, params: ParamValues) -> lis
                     firings.append(
                         Firing(
                             f"Dockerfile exposes port ({token}) which is not in policy file "
-                            "ALLOWEDPORTS list"
+                            "ALLOWEDPORTS list",
+                            causes=causes,
                         )
                     )
             continue
@@ -238,7 +329,8 @@ def _evaluate_exposed_ports(context: TriggerContext, params: ParamValues) -> lis
                     firings.append(
                         Firing(
                             f"Dockerfile exposes port ({form}) which is in policy file "
-                            "DENIEDPORTS list"
+                            "DENIEDPORTS list",
+                            causes=causes,
                         )
                     )
                     break
@@ -248,7 +340,12 @@ def _evaluate_exposed_ports(context: TriggerContext, params: ParamValues) -> lis
 def _evaluate_no_dockerfile(context: TriggerContext, params: ParamValues) -> list[Firing]:
     if _is_actual(context.facts):
         return []
-    return [Firing("Image was not analyzed with an actual Dockerfile")]
+    mode = context.facts.analysis.dockerfile_mode or "Unknown"
+    return [
+        Firing(
+            "Image was not analyzed with an actual Dockerfile", causes=(DockerfileCause(mode),)
+        )
+    ]
 
 
 _ACTUAL_ONLY = ParamSpec(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 
 from chalicelib.analysis.interface import FileEntry
+from chalicelib.policy.explain import FileCause, file_cause, find_file
 from chalicelib.policy.gate import Firing, GateSpec, TriggerContext, TriggerSpec, compile_pattern
 from chalicelib.policy.params import ParamSpec, ParamType, ParamValues
 
@@ -20,7 +21,8 @@ def _evaluate_content_regex_match(context: TriggerContext, params: ParamValues) 
         firings.append(
             Firing(
                 "File content analyzer found regexp match in container: "
-                f"file={match.path} regexp={named_regex}"
+                f"file={match.path} regexp={named_regex}",
+                causes=(file_cause(context.facts, match.path, tuple(match.lines)),),
             )
         )
     return firings
@@ -32,15 +34,12 @@ def _evaluate_name_match(context: TriggerContext, params: ParamValues) -> list[F
     return [
         Firing(
             "Application of regex matched file found in container: "
-            f"file={entry.path} regexp={regex}"
+            f"file={entry.path} regexp={regex}",
+            causes=(FileCause(entry.path, entry.layer_digest),),
         )
         for entry in context.facts.analysis.files
         if pattern.match(entry.path)
     ]
-
-
-def _find_file(context: TriggerContext, path: str) -> FileEntry | None:
-    return next((entry for entry in context.facts.analysis.files if entry.path == path), None)
 
 
 def _evaluate_attribute_match(context: TriggerContext, params: ParamValues) -> list[Firing]:
@@ -51,7 +50,7 @@ def _evaluate_attribute_match(context: TriggerContext, params: ParamValues) -> l
     mode_op = params.text("mode_op") or "equals"
     skip_missing = params.flag("skip_missing")
 
-    entry = _find_file(context, filename)
+    entry: FileEntry | None = find_file(context.facts, filename)
     details = []
     if entry is None:
         if skip_missing is None or skip_missing:
@@ -73,12 +72,16 @@ def _evaluate_attribute_match(context: TriggerContext, params: ParamValues) -> l
             details.append(f"mode={file_mode} op={mode_op} specified_mode={wanted_mode}")
     if not details:
         return []
-    return [Firing(" and ".join([f"filename={filename}", *details]))]
+    causes = (FileCause(entry.path, entry.layer_digest),) if entry else ()
+    return [Firing(" and ".join([f"filename={filename}", *details]), causes=causes)]
 
 
 def _evaluate_suid(context: TriggerContext, params: ParamValues) -> list[Firing]:
     return [
-        Firing(f"SUID or SGID found set on file {entry.path}. Mode: {oct(entry.mode)}")
+        Firing(
+            f"SUID or SGID found set on file {entry.path}. Mode: {oct(entry.mode)}",
+            causes=(FileCause(entry.path, entry.layer_digest),),
+        )
         for entry in context.facts.analysis.files
         if entry.mode & (stat.S_ISUID | stat.S_ISGID)
     ]

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chalicelib.analysis.interface import Package
+from chalicelib.policy.explain import package_cause
 from chalicelib.policy.gate import Firing, GateSpec, TriggerContext, TriggerSpec
 from chalicelib.policy.gates.packages import os_packages
 from chalicelib.policy.params import ParamSpec, ParamType, ParamValues
 
 
-def _license_tokens(context: TriggerContext) -> list[tuple[str, str]]:
+def _license_tokens(context: TriggerContext) -> list[tuple[Package, str]]:
     # Anchore splits the space-joined license string into tokens, so `GPL-2.0 OR MIT` gives
     # three tokens, and compares each token alone.
     return [
-        (package.name, token)
+        (package, token)
         for package in os_packages(context.facts)
         for token in " ".join(package.licenses).split()
     ]
@@ -27,15 +29,19 @@ def _license_evaluator(
     def evaluate(context: TriggerContext, params: ParamValues) -> list[Firing]:
         denied = params.items("licenses") or []
         found = [
-            f"{package}({token})"
+            (package, token)
             for package, token in _license_tokens(context)
             for _ in range(count_matches(token, denied))
         ]
         if not found:
             return []
+        listed = ", ".join(f"{package.name}({token})" for package, token in found)
+        # One cause per package, however many of its tokens are listed.
+        packages = {id(package): package for package, _ in found}.values()
         return [
             Firing(
-                f"{tag} Packages are installed that have blacklisted licenses: {', '.join(found)}"
+                f"{tag} Packages are installed that have blacklisted licenses: {listed}",
+                causes=tuple(package_cause(package) for package in packages),
             )
         ]
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.policy.explain import AttributeCause
 from chalicelib.policy.gate import Firing, GateSpec, TriggerContext, TriggerSpec, compile_pattern
 from chalicelib.policy.interface import ImageFacts
 from chalicelib.policy.params import ParamSpec, ParamType, ParamValues, split_csv
@@ -133,7 +134,8 @@ def _evaluate_attribute(context: TriggerContext, params: ParamValues) -> list[Fi
     return [
         Firing(
             f"Attribute check for attribute: '{name}' check: '{check}' check_value: "
-            f"'{shown_value}' matched image value: '{image_value}'"
+            f"'{shown_value}' matched image value: '{image_value}'",
+            causes=(AttributeCause(name, None if image_value is None else str(image_value)),),
         )
     ]
 

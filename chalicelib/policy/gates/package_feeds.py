@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chalicelib.analysis.interface import Package
+from chalicelib.policy.explain import package_cause
 from chalicelib.policy.gate import Firing, GateSpec, TriggerContext, TriggerSpec
 from chalicelib.policy.params import ParamSpec, ParamType, ParamValues
 
 
-def _installed_versions(context: TriggerContext, package_type: str) -> dict[str, list[str]]:
-    versions: dict[str, list[str]] = {}
+def _installed(context: TriggerContext, package_type: str) -> dict[str, list[Package]]:
+    installed: dict[str, list[Package]] = {}
     for package in context.facts.analysis.packages:
         if package.type.value == package_type:
-            versions.setdefault(package.name, []).append(package.version)
-    return versions
+            installed.setdefault(package.name, []).append(package)
+    return installed
 
 
 def _denylist_evaluator(
@@ -27,14 +29,17 @@ def _denylist_evaluator(
     def evaluate(context: TriggerContext, params: ParamValues) -> list[Firing]:
         name = params.text("name") or ""
         version = params.text("version")
-        installed = _installed_versions(context, package_type)
+        installed = _installed(context, package_type)
         if name not in installed:
             return []
         # One firing per name, however many copies of the package are installed.
         if version is None:
-            return [Firing(f"{label} is blacklisted: {name}")]
-        if version in installed[name]:
-            return [Firing(f"{label} is blacklisted: {name}-{version}")]
+            causes = tuple(package_cause(package) for package in installed[name])
+            return [Firing(f"{label} is blacklisted: {name}", causes=causes)]
+        copies = [package for package in installed[name] if package.version == version]
+        if copies:
+            causes = tuple(package_cause(package) for package in copies)
+            return [Firing(f"{label} is blacklisted: {name}-{version}", causes=causes)]
         return []
 
     return evaluate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.analysis.interface import Package, PackageType
+from chalicelib.policy.explain import package_cause
 from chalicelib.policy.gate import (
     Firing,
     GateSpec,
@@ -67,7 +68,8 @@ def _evaluate_required_package(context: TriggerContext, params: ParamValues) -> 
         return [
             Firing(
                 f"Required input package ({installed.name}) is present ({installed.version}), "
-                f"but not at the version specified in policy ({name})"
+                f"but not at the version specified in policy ({name})",
+                causes=(package_cause(installed),),
             )
         ]
     if compare_versions(installed, version) < 0:
@@ -75,7 +77,8 @@ def _evaluate_required_package(context: TriggerContext, params: ParamValues) -> 
             Firing(
                 f"Required min-version input package ({installed.name}) is present "
                 f"({installed.version}), but is lower version than what is specified in "
-                f"policy ({version})"
+                f"policy ({version})",
+                causes=(package_cause(installed),),
             )
         ]
     return []
@@ -97,9 +100,16 @@ def _evaluate_blacklist(context: TriggerContext, params: ParamValues) -> list[Fi
             continue
         if version:
             if package.version == version:
-                firings.append(Firing(f"Package is blacklisted: {package.name}-{package.version}"))
+                firings.append(
+                    Firing(
+                        f"Package is blacklisted: {package.name}-{package.version}",
+                        causes=(package_cause(package),),
+                    )
+                )
         else:
-            firings.append(Firing(f"Package is blacklisted: {package.name}"))
+            firings.append(
+                Firing(f"Package is blacklisted: {package.name}", causes=(package_cause(package),))
+            )
     return firings
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from chalicelib.policy.explain import file_cause
 from chalicelib.policy.gate import Firing, GateSpec, TriggerContext, TriggerSpec
 from chalicelib.policy.interface import ImageFacts
 from chalicelib.policy.params import ParamSpec, ParamType, ParamValues
@@ -29,8 +30,20 @@ def parse_passwd(content: str) -> PasswdEntries:
     return entries
 
 
+PASSWD_PATH = "/etc/passwd"
+
+
 def _load_entries(facts: ImageFacts) -> PasswdEntries:
     return parse_passwd(facts.analysis.passwd or "")
+
+
+def _load_line_numbers(facts: ImageFacts) -> dict[str, int]:
+    """Return the one-based line number of each user's entry; a later duplicate name wins."""
+    numbers = {}
+    for number, line in enumerate((facts.analysis.passwd or "").splitlines(), start=1):
+        if line.strip():
+            numbers[line.strip().split(":")[0]] = number
+    return numbers
 
 
 def _entries(context: TriggerContext) -> PasswdEntries:
@@ -76,10 +89,12 @@ def _denylist_evaluator(
             candidate = denylist.field(user, fields)
             if candidate is not None and candidate in denied:
                 entry = ":".join([user, *fields])
+                line = context.cached("passwd_line_numbers", _load_line_numbers)[user]
                 firings.append(
                     Firing(
                         f"Blacklisted {denylist.label} '{candidate}' found in image's "
-                        f"/etc/passwd: pentry={entry}"
+                        f"/etc/passwd: pentry={entry}",
+                        causes=(file_cause(context.facts, PASSWD_PATH, (line,)),),
                     )
                 )
         return firings

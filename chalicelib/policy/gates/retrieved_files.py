@@ -6,6 +6,7 @@ can find.
 
 from __future__ import annotations
 
+from chalicelib.policy.explain import file_cause
 from chalicelib.policy.gate import Firing, GateSpec, TriggerContext, TriggerSpec, compile_pattern
 from chalicelib.policy.params import ParamSpec, ParamType, ParamValues
 
@@ -34,13 +35,18 @@ def _evaluate_content_regex(context: TriggerContext, params: ParamValues) -> lis
     if content is None:
         return []
     # Anchore matches the regex against each whitespace-separated token, not each line.
-    found = any(pattern.match(token) for token in content.split())
-    if found != (check == "match"):
+    matched_lines = tuple(
+        number
+        for number, line in enumerate(content.splitlines(), start=1)
+        if any(pattern.match(token) for token in line.split())
+    )
+    if bool(matched_lines) != (check == "match"):
         return []
     return [
         Firing(
             f"Content regex '{regex}' check '{check}' found in retrieved file '{path}'",
             trigger_id=f"{context.rule_id}+file://{path}",
+            causes=(file_cause(context.facts, path, matched_lines),),
         )
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.policy.explain import file_cause
 from chalicelib.policy.gate import Firing, GateSpec, TriggerContext, TriggerSpec, compile_pattern
 from chalicelib.policy.params import ParamSpec, ParamType, ParamValues
 
@@ -28,7 +29,8 @@ def _evaluate_content_regex_checks(context: TriggerContext, params: ParamValues)
             firings.append(
                 Firing(
                     "Secret content search analyzer found regexp match in container: "
-                    f"file={match.path} regexp={match.name}={match.regex}"
+                    f"file={match.path} regexp={match.name}={match.regex}",
+                    causes=(file_cause(context.facts, match.path, tuple(match.lines)),),
                 )
             )
     if match_type == "notfound" and not any_found:

@@ -7,6 +7,7 @@ import datetime
 import operator
 from collections.abc import Callable
 
+from chalicelib.policy.explain import FeedGroupCause, match_causes, package_index
 from chalicelib.policy.gate import (
     Firing,
     GateSpec,
@@ -39,6 +40,8 @@ NON_OS_PACKAGE_TYPES = frozenset(
 _ANCHORE_PACKAGE_TYPES = {"apk": "APKG"}
 
 _SECONDS_PER_DAY = 86400
+
+COUNT_TRIGGER_ID_PREFIX = "vulnerability_count+"
 
 
 def package_class(package_type: str) -> str:
@@ -108,6 +111,22 @@ def _nvd_scores(facts: ImageFacts, match: VulnMatch) -> list[CvssScore]:
     return match.cvss
 
 
+def _days_after(moment: datetime.datetime, days: int) -> datetime.datetime | None:
+    try:
+        return moment + datetime.timedelta(seconds=days * _SECONDS_PER_DAY)
+    except OverflowError:
+        return None
+
+
+def _note_change(context: TriggerContext, moment: datetime.datetime, days: int | None) -> None:
+    """Record when a day-count filter on `moment` starts to pass, for stored-result validity."""
+    if days is None:
+        return
+    changes_at = _days_after(moment, days)
+    if changes_at is not None:
+        context.result_changes_at(changes_at)
+
+
 def _format_tuples(values: dict[str, object]) -> str:
     # Anchore leaves out zero scores and empty values from the message.
     shown = [f"{name}={value}" for name, value in values.items() if value]
@@ -167,22 +186,28 @@ def _evaluate_match(
         return None
 
     times: dict[str, object] = {}
-    created_before = _days_ago(context, params.integer("max_days_since_creation"))
+    creation_days = params.integer("max_days_since_creation")
+    created_before = _days_ago(context, creation_days)
     if created_before is not None:
         # A match without a first-seen time counts as found now, so it is too recent.
-        detected = as_utc(facts.first_seen.get(match_key(match), context.now))
+        first_seen = facts.first_seen.get(match_key(match))
+        detected = as_utc(first_seen) if first_seen is not None else context.now
+        if first_seen is not None:
+            _note_change(context, detected, creation_days)
         if detected > created_before:
             return None
         times["max_days_since_creation"] = detected.date()
 
     fixed = [version for version in match.fixed_in if version]
     fix_available = params.flag("fix_available")
-    fixed_before = _days_ago(context, params.integer("max_days_since_fix"))
+    fix_days = params.integer("max_days_since_fix")
+    fixed_before = _days_ago(context, fix_days)
     if fix_available and fixed_before is not None and fixed:
         # As in Anchore, a fix whose first-seen time is unknown passes this filter.
         fix_seen = facts.fix_first_seen.get(match_key(match))
         if fix_seen is not None:
             fix_seen = as_utc(fix_seen)
+            _note_change(context, fix_seen, fix_days)
             if fix_seen > fixed_before:
                 return None
             times["max_days_since_fix"] = fix_seen.date()
@@ -202,6 +227,7 @@ def _evaluate_match(
     return Firing(
         _package_message(match, scores, times, vendor_scores),
         trigger_id=package_trigger_id(match),
+        causes=match_causes(match, context.cached("package_index", package_index)),
     )
 
 
@@ -229,7 +255,33 @@ def _evaluate_package(context: TriggerContext, params: ParamValues) -> list[Firi
         firing = _evaluate_match(context, params, match)
         if firing is not None:
             firings.append(firing)
-    return firings
+    threshold = params.integer("count_greater_than")
+    if threshold is None:
+        return firings
+    return _count_firing(context, firings, threshold)
+
+
+def count_trigger_id(rule_id: str | None, threshold: int) -> str:
+    """Return the trigger id of a `count_greater_than` firing.
+
+    It is `vulnerability_count+<rule id>`, or `vulnerability_count+<threshold>` for a rule
+    without an id, so that it stays the same while the count changes.
+    """
+    return COUNT_TRIGGER_ID_PREFIX + (rule_id if rule_id else str(threshold))
+
+
+def _count_firing(context: TriggerContext, firings: list[Firing], threshold: int) -> list[Firing]:
+    """Replace the firings of the matches by one firing when there are more than `threshold`."""
+    if len(firings) <= threshold:
+        return []
+    return [
+        Firing(
+            f"Found {len(firings)} vulnerability matches that pass the rule filters, more than "
+            f"count_greater_than ({threshold})",
+            trigger_id=count_trigger_id(context.rule_id, threshold),
+            causes=tuple(cause for firing in firings for cause in firing.causes),
+        )
+    ]
 
 
 def _evaluate_stale_feed_data(context: TriggerContext, params: ParamValues) -> list[Firing]:
@@ -239,13 +291,25 @@ def _evaluate_stale_feed_data(context: TriggerContext, params: ParamValues) -> l
     namespace = context.facts.vuln_namespace
     last_sync = context.facts.feed_last_sync.get(namespace) if namespace else None
     stale_before = _days_ago(context, max_days)
+    if last_sync is not None:
+        _note_change(context, as_utc(last_sync), max_days)
     if last_sync is not None and stale_before is not None and as_utc(last_sync) >= stale_before:
         return []
     return [
         Firing(
-            f"The vulnerability feed for this image distro is older than MAXAGE ({max_days}) days"
+            f"The vulnerability feed for this image distro is older than MAXAGE ({max_days}) days",
+            causes=(_feed_group_cause(context.facts),),
         )
     ]
+
+
+def _feed_group_cause(facts: ImageFacts) -> FeedGroupCause:
+    namespace = facts.vuln_namespace
+    return FeedGroupCause(
+        group=namespace,
+        record_count=facts.feed_record_counts.get(namespace, 0) if namespace else 0,
+        last_sync=facts.feed_last_sync.get(namespace) if namespace else None,
+    )
 
 
 def _distro_label(facts: ImageFacts) -> str | None:
@@ -263,23 +327,29 @@ def _evaluate_data_unavailable(context: TriggerContext, params: ParamValues) -> 
     return [
         Firing(
             "Distro-specific feed data not found for distro namespace: "
-            f"{_distro_label(facts)}. Cannot perform CVE scan OS/distro packages"
+            f"{_distro_label(facts)}. Cannot perform CVE scan OS/distro packages",
+            causes=(_feed_group_cause(facts),),
         )
     ]
 
 
 def _evaluate_blacklist(context: TriggerContext, params: ParamValues) -> list[Firing]:
     vendor_only = params.flag("vendor_only")
-    present = {
-        match.vuln_id
+    present = [
+        match
         for match in context.facts.vulnerabilities
         if not ((vendor_only is None or vendor_only) and match.will_not_fix)
-    }
-    found = [vuln_id for vuln_id in params.items("vulnerability_ids") or [] if vuln_id in present]
+    ]
+    present_ids = {match.vuln_id for match in present}
+    found = [vuln_id for vuln_id in params.items("vulnerability_ids") or [] if vuln_id in present_ids]
     if not found:
         return []
+    packages = context.cached("package_index", package_index)
+    causes = tuple(
+        cause for match in present if match.vuln_id in found for cause in match_causes(match, packages)
+    )
     # The list is rendered as Python's repr, as Anchore does, because it feeds the trigger id.
-    return [Firing(f"Blacklisted vulnerabilities detected: {found!r}")]
+    return [Firing(f"Blacklisted vulnerabilities detected: {found!r}", causes=causes)]
 
 
 def _comparison_param(name: str, subject: str) -> ParamSpec:
@@ -392,6 +462,16 @@ _PACKAGE_PARAMS = (
             "Skip non-OS packages whose location matches this regular expression from the start."
         ),
         example=r".*test\.jar*",
+    ),
+    ParamSpec(
+        name="count_greater_than",
+        type=ParamType.INT,
+        description=(
+            "Plimsoll extension: fire one row, and no row per match, when more than this many "
+            "matches pass the other filters. Its trigger id is `vulnerability_count+<rule id>`, "
+            "or `vulnerability_count+<count_greater_than>` for a rule without an id."
+        ),
+        example="10",
     ),
 )
 

@@ -79,11 +79,19 @@ def test_required_package_minimum_version_apk() -> None:
     assert len(required({**params, "version": "1.2.3-r10"})) == 1
 
 
-def test_required_package_minimum_without_scheme_fails() -> None:
-    facts = image(pkg("bash", "5.1-2.el9", PackageType.RPM))
+def test_required_package_minimum_invalid_version_fails() -> None:
+    facts = image(pkg("bash", "x:5.1-2"))
 
-    with pytest.raises(TriggerEvaluationError, match="rpm package 'bash'"):
+    with pytest.raises(TriggerEvaluationError, match="dpkg package 'bash'"):
         required({"name": "bash", "version": "5.0", "version_match_type": "minimum"}, facts)
+
+
+def test_required_package_minimum_compares_rpm_versions() -> None:
+    facts = image(pkg("bash", "5.1.8-6.el9", PackageType.RPM))
+    params = {"name": "bash", "version_match_type": "minimum"}
+
+    assert required({**params, "version": "5.1.8-4.el9"}, facts) == []
+    assert len(required({**params, "version": "5.2-1.el9"}, facts)) == 1
 
 
 def test_blacklist_by_name_and_version() -> None:
