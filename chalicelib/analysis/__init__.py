@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from chalicelib.analysis import apk, dpkg, npm, python
+from chalicelib.analysis import apk, dpkg, java, npm, python
 from chalicelib.analysis.catalog import Cataloger, PathMatcher, ParseResult, run_catalogers
 from chalicelib.analysis.distro import (
     DISTRO_PATHS,
@@ -75,6 +75,12 @@ CATALOGERS: tuple[Cataloger, ...] = (
         patterns=npm.PACKAGE_JSON_PATTERNS,
         exclude=npm.EXCLUDE_PATTERNS,
         tags=frozenset({"language", "npm"}),
+    ),
+    Cataloger(
+        id="java-archive-cataloger",
+        parser=java.parse_java_archive,
+        patterns=java.ARCHIVE_PATTERNS,
+        tags=frozenset({"language", "java"}),
     ),
 )
 

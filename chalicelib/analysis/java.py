@@ -1,0 +1,455 @@
+"""Java archive cataloger: jar, war, ear, jpi and hpi files, with nested archives to any depth.
+
+Names and versions follow Syft 1.18: the archive's own package comes from a `pom.properties`
+whose artifactId matches the file name, else from `MANIFEST.MF` and the file name; every other
+`META-INF/maven/**/pom.properties` is a package of its own. Archives are read from memory with
+`zipfile`; a nested archive gets the location `outer.war:WEB-INF/lib/inner.jar`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import posixpath
+import re
+import zipfile
+import zlib
+
+from packageurl import PackageURL
+
+from chalicelib.analysis.catalog import ParseContext, ParseResult
+from chalicelib.analysis.interface import Package, PackageType
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_EXTENSIONS = (".jar", ".war", ".ear", ".jpi", ".hpi")
+ARCHIVE_PATTERNS = tuple(f"**/*{extension}" for extension in ARCHIVE_EXTENSIONS)
+
+MANIFEST_PATH = "META-INF/MANIFEST.MF"
+_POM_PROPERTIES = re.compile(r"META-INF/maven/(?:[^/]+/)*pom\.properties")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchiveLimits:
+    """Limits on one image file and everything nested in it, against zip bombs.
+
+    Reaching a limit stops reading that file; what was found so far is kept and the file gets
+    an `Unknown` naming the limit.
+    """
+
+    max_depth: int = 8
+    """Archives nested inside the image file, counting the file itself as depth 1."""
+    max_entries: int = 200_000
+    """Zip entries listed, summed over the file and its nested archives."""
+    max_inflated_bytes: int = 512 * 1024 * 1024
+    """Bytes decompressed (manifests, pom.properties and nested archives), summed likewise."""
+
+
+DEFAULT_LIMITS = ArchiveLimits()
+
+
+class _LimitReached(Exception):
+    """An `ArchiveLimits` limit was reached; the message names it."""
+
+
+@dataclasses.dataclass
+class _Budget:
+    limits: ArchiveLimits
+    entries: int = 0
+    inflated: int = 0
+
+    def count_entries(self, count: int, virtual_path: str) -> None:
+        self.entries += count
+        if self.entries > self.limits.max_entries:
+            raise _LimitReached(
+                f"more than {self.limits.max_entries} zip entries in nested archives, at "
+                f"{virtual_path}; the archive may be a zip bomb"
+            )
+
+    def read(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, virtual_path: str) -> bytes:
+        """Decompress one entry, counting its size before and after against the budget."""
+        left = self.limits.max_inflated_bytes - self.inflated
+        if info.file_size > left:
+            raise _LimitReached(
+                f"{virtual_path}:{info.filename} inflates to {info.file_size} bytes, over the "
+                f"{self.limits.max_inflated_bytes} bytes read from one archive; the archive may "
+                "be a zip bomb"
+            )
+        with archive.open(info) as entry:
+            data = entry.read(left + 1)
+        self.inflated += len(data)
+        if len(data) > left:
+            raise _LimitReached(
+                f"{virtual_path}:{info.filename} inflates beyond the "
+                f"{self.limits.max_inflated_bytes} bytes read from one archive"
+            )
+        return data
+
+
+@dataclasses.dataclass
+class JavaManifest:
+    """A parsed `MANIFEST.MF`: the main section and the named sections."""
+
+    main: dict[str, str] = dataclasses.field(default_factory=dict)
+    sections: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+    def field(self, name: str) -> str:
+        """Return the value of `name` in the main section, else in the first named section."""
+        if self.main.get(name):
+            return self.main[name]
+        for section in self.sections.values():
+            if section.get(name):
+                return section[name]
+        return ""
+
+
+def parse_manifest(text: str) -> JavaManifest:
+    """Parse `MANIFEST.MF` text into sections.
+
+    Blank lines separate sections, a line that starts with a space continues the previous value,
+    and each other line is `Name: value`. Raises `ValueError` for a line without a colon or a
+    continuation with no value before it.
+    """
+    sections: list[dict[str, str]] = [{}]
+    key = ""
+    for line in text.splitlines():
+        if not line.strip():
+            key = ""
+            if sections[-1]:
+                sections.append({})
+            continue
+        if line.startswith(" "):
+            if not key:
+                raise ValueError(f"manifest continuation line {line!r} follows no attribute")
+            sections[-1][key] += line.strip()
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise ValueError(f"manifest line {line!r} is not 'Name: value'")
+        key = name.strip()
+        sections[-1][key] = value.strip()
+
+    manifest = JavaManifest(main=sections[0])
+    for index, section in enumerate(sections[1:]):
+        if not section:
+            continue
+        name = section.pop("Name", None) or str(index)
+        manifest.sections[name] = section
+    return manifest
+
+
+def parse_pom_properties(text: str) -> dict[str, str]:
+    """Parse a `pom.properties` file: `key=value` or `key:value` lines, `#` and `!` comments.
+
+    The key ends at the first `=` or `:`, as in Syft, so `version=1.0:beta` keeps its colon.
+    """
+    properties: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        match = re.search(r"[=:]", line)
+        if match is None:
+            continue
+        properties[line[: match.start()].strip()] = line[match.end() :].strip()
+    return properties
+
+
+_NAME = re.compile(r"[A-Za-z][\w.]*(?:-[A-Za-z][\w.]*)*-?", re.ASCII)
+_VERSION = r"(?:\d.*|build\d+.*|rc?\d+)"
+_VERSION_RE = re.compile(_VERSION, re.ASCII | re.IGNORECASE)
+_SECONDARY_VERSION = re.compile(r"[._-](" + _VERSION + ")", re.ASCII | re.IGNORECASE)
+
+
+def split_archive_filename(filename: str) -> tuple[str, str]:
+    """Split an archive file name such as `commons-text-1.10.0.jar` into name and version.
+
+    The name runs over dash-separated words that start with a letter; the first word that
+    starts with a digit, `build<digits>` or `r<digits>`/`rc<digits>` begins the version, as in
+    Syft's file name pattern. Names like `foo_1.2` or `foo.1.2` split at the `_` or `.`.
+    Returns `("", "")` when the name does not start with a letter.
+    """
+    stem = posixpath.basename(filename)
+    stem, dot, _ = stem.rpartition(".")
+    if not dot:
+        stem = posixpath.basename(filename)
+
+    name, version = "", ""
+    start = 0
+    while True:
+        dash = stem.find("-", start)
+        if dash < 0:
+            break
+        if _NAME.fullmatch(stem, 0, dash) and _VERSION_RE.fullmatch(stem, dash + 1):
+            name, version = stem[:dash], stem[dash + 1 :]
+            break
+        start = dash + 1
+    if not name and _NAME.fullmatch(stem):
+        name = stem
+
+    if name and not version:
+        for match in _SECONDARY_VERSION.finditer(name):
+            if match.end() == len(name) and _VERSION_RE.fullmatch(match.group(1)):
+                version = match.group(1)
+                name = name[: match.start()]
+                break
+    return name, version
+
+
+# Top-level domains that make a manifest value look like a Java group id (`org.apache...`).
+_GROUP_DOMAINS = ("com.", "org.", "net.", "io.", "be.", "dev.", "jakarta.", "javax.", "ch.")
+_GROUP_FIELDS = (
+    "Group-Id",
+    "Bundle-SymbolicName",
+    "Extension-Name",
+    "Specification-Vendor",
+    "Implementation-Vendor",
+    "Implementation-Vendor-Id",
+    "Implementation-Title",
+    "Automatic-Module-Name",
+)
+
+
+def _group_from_manifest(manifest: JavaManifest | None) -> str:
+    # NOTE: an approximation of Syft's group id heuristics for archives without
+    # pom.properties: the first of these fields whose value starts with a common domain.
+    if manifest is None:
+        return ""
+    for field in _GROUP_FIELDS:
+        value = manifest.field(field).split(";")[0].strip()
+        if value.startswith(_GROUP_DOMAINS) or (field == "Group-Id" and value):
+            return value
+    return ""
+
+
+def maven_purl(group: str, artifact: str, version: str) -> str:
+    """Return `pkg:maven/group/artifact@version`; the artifact stands in for a missing group."""
+    return PackageURL(
+        type="maven", namespace=group or artifact, name=artifact, version=version or None
+    ).to_string()
+
+
+def parse_java_archive(location: str, content: bytes, context: ParseContext) -> ParseResult:
+    """Catalog the Java archive at `location` and every archive nested in it.
+
+    A file that is not a zip archive, a corrupt nested archive or a limit of `DEFAULT_LIMITS`
+    reached becomes an `Unknown`; packages found before it are kept.
+    """
+    return catalog_archive(location, content, DEFAULT_LIMITS)
+
+
+def catalog_archive(location: str, content: bytes, limits: ArchiveLimits) -> ParseResult:
+    """Catalog the archive bytes `content` found at `location` within `limits`."""
+    result = ParseResult()
+    budget = _Budget(limits)
+    try:
+        _catalog(location, content, 1, budget, result)
+    except _LimitReached as error:
+        logger.warning("java archive %s not fully read: %s", location, error)
+        result.add_unknown(location, str(error))
+    return result
+
+
+def _open_zip(data: bytes) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(data))
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
+               NotImplementedError, ValueError, RuntimeError)
+"""What zipfile raises for corrupt, encrypted or truncated archives and entries."""
+
+
+def _catalog(
+    virtual_path: str, data: bytes, depth: int, budget: _Budget, result: ParseResult
+) -> None:
+    if depth > budget.limits.max_depth:
+        raise _LimitReached(
+            f"{virtual_path} is nested deeper than {budget.limits.max_depth} archives"
+        )
+    try:
+        archive = _open_zip(data)
+        infos = archive.infolist()
+    except _ZIP_ERRORS as error:
+        result.add_unknown(virtual_path, f"not a readable zip archive: {error}")
+        return
+    budget.count_entries(len(infos), virtual_path)
+
+    try:
+        packages = _archive_packages(virtual_path, archive, infos, budget, result)
+    except _ZIP_ERRORS as error:
+        result.add_unknown(virtual_path, f"corrupt zip archive: {error}")
+        packages = []
+    result.packages.extend(packages)
+
+    for info in infos:
+        if info.is_dir() or not info.filename.lower().endswith(ARCHIVE_EXTENSIONS):
+            continue
+        nested_path = f"{virtual_path}:{info.filename}"
+        try:
+            nested = budget.read(archive, info, virtual_path)
+        except _ZIP_ERRORS as error:
+            result.add_unknown(nested_path, f"nested archive could not be read: {error}")
+            continue
+        _catalog(nested_path, nested, depth + 1, budget, result)
+
+
+@dataclasses.dataclass
+class _PomProperties:
+    path: str
+    group: str
+    artifact: str
+    version: str
+    fields: dict[str, str]
+
+
+def _archive_packages(
+    virtual_path: str,
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    budget: _Budget,
+    result: ParseResult,
+) -> list[Package]:
+    """Return the archive's own package and its pom.properties packages, without nesting."""
+    manifest: JavaManifest | None = None
+    poms: list[_PomProperties] = []
+    for info in infos:
+        if info.filename == MANIFEST_PATH:
+            text = budget.read(archive, info, virtual_path).decode("utf-8", errors="replace")
+            try:
+                manifest = parse_manifest(text)
+            except ValueError as error:
+                result.add_unknown(f"{virtual_path}:{MANIFEST_PATH}", f"invalid manifest: {error}")
+        elif _POM_PROPERTIES.fullmatch(info.filename):
+            text = budget.read(archive, info, virtual_path).decode("utf-8", errors="replace")
+            fields = parse_pom_properties(text)
+            if fields.get("artifactId") and fields.get("version"):
+                poms.append(
+                    _PomProperties(
+                        info.filename,
+                        fields.get("groupId", ""),
+                        fields["artifactId"],
+                        fields["version"],
+                        fields,
+                    )
+                )
+    poms.sort(key=lambda pom: pom.path)
+
+    # Syft reports no packages of an archive without a manifest but its nested archives.
+    if manifest is None:
+        return []
+    main, matched = _main_package(virtual_path, manifest, poms)
+    packages = [main] if main.name else []
+    for pom in poms:
+        if pom is matched:
+            continue
+        # Syft's last resort: a pom.properties whose artifactId is the archive's package name
+        # describes the archive itself.
+        if pom.artifact == main.name:
+            _adopt_pom(main, pom)
+            continue
+        packages.append(_pom_package(virtual_path, pom))
+    return packages
+
+
+def _main_package(
+    virtual_path: str, manifest: JavaManifest, poms: list[_PomProperties]
+) -> tuple[Package, _PomProperties | None]:
+    """Return the archive's own package and the pom.properties it was named from, if any."""
+    filename = virtual_path.rsplit(":", 1)[-1]
+    file_name, file_version = split_archive_filename(filename)
+
+    matched = _pom_matching_filename(poms, file_name)
+    name = matched.artifact if matched else ""
+    version = matched.version if matched else ""
+    if not name:
+        name = file_name or _first_field(
+            manifest, "Name", "Bundle-Name", "Short-Name", "Extension-Name", "Implementation-Title"
+        )
+    if not version:
+        version = file_version or _first_field(
+            manifest, "Implementation-Version", "Specification-Version", "Plugin-Version"
+        )
+
+    package = Package(
+        name=name,
+        version=version,
+        type=PackageType.JAVA,
+        location=virtual_path,
+        licenses=_manifest_licenses(manifest),
+        metadata={
+            "virtual_path": virtual_path,
+            "manifest": manifest.main,
+            "implementation-version": manifest.field("Implementation-Version"),
+            "specification-version": manifest.field("Specification-Version"),
+            "maven-version": "",
+            "origin": _group_from_manifest(manifest) or manifest.field("Implementation-Vendor"),
+        },
+    )
+    if manifest.sections:
+        package.metadata["manifest_sections"] = manifest.sections
+    group = package.metadata["origin"]
+    package.purl = maven_purl(group if _looks_like_group(group) else "", name, version)
+    if matched is not None:
+        _adopt_pom(package, matched)
+    return package, matched
+
+
+def _looks_like_group(value: str) -> bool:
+    return bool(value) and " " not in value
+
+
+def _first_field(manifest: JavaManifest, *names: str) -> str:
+    for name in names:
+        value = manifest.main.get(name, "")
+        if value:
+            return value
+    return ""
+
+
+def _manifest_licenses(manifest: JavaManifest) -> list[str]:
+    value = manifest.field("Bundle-License") or manifest.field("Plugin-License-Name")
+    return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+def _pom_matching_filename(poms: list[_PomProperties], file_name: str) -> _PomProperties | None:
+    """Return the pom.properties whose artifactId fits the archive's file name, as Syft does."""
+    if not file_name:
+        return None
+    exact = [pom for pom in poms if pom.artifact == file_name]
+    if exact:
+        return exact[0]
+    for pom in poms:
+        if pom.artifact.startswith(file_name) or file_name.endswith(pom.artifact):
+            return pom
+    return None
+
+
+def _adopt_pom(package: Package, pom: _PomProperties) -> None:
+    """Give the archive's package the identity that its own pom.properties states."""
+    package.name = pom.artifact
+    package.version = pom.version
+    package.purl = maven_purl(pom.group, pom.artifact, pom.version)
+    if "pom_properties" not in package.metadata:
+        package.metadata["pom_properties"] = {**pom.fields, "path": pom.path}
+        package.metadata["maven-version"] = pom.version
+        if pom.group:
+            package.metadata["origin"] = pom.group
+
+
+def _pom_package(virtual_path: str, pom: _PomProperties) -> Package:
+    return Package(
+        name=pom.artifact,
+        version=pom.version,
+        type=PackageType.JAVA,
+        location=virtual_path,
+        purl=maven_purl(pom.group, pom.artifact, pom.version),
+        metadata={
+            "virtual_path": f"{virtual_path}:{pom.group}:{pom.artifact}",
+            "pom_properties": {**pom.fields, "path": pom.path},
+            "implementation-version": "",
+            "specification-version": "",
+            "maven-version": pom.version,
+            "origin": pom.group,
+        },
+    )
