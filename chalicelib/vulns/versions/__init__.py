@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from chalicelib.vulns.interface import InvalidVersionError, VulnsError
 from chalicelib.vulns.versions.apk import ApkScheme, fuzzy_match
 from chalicelib.vulns.versions.deb import DebScheme
+from chalicelib.vulns.versions.gem import GemScheme
 from chalicelib.vulns.versions.npm import NpmRange, NpmScheme, outside, parse_range, satisfies
 from chalicelib.vulns.versions.pep440 import Pep440Scheme, parse_specifier, specifier_contains
 from chalicelib.vulns.versions.rpm import RpmScheme, rpmvercmp
@@ -26,6 +27,7 @@ __all__ = [
     "SCHEMES",
     "ApkScheme",
     "DebScheme",
+    "GemScheme",
     "InvalidVersionError",
     "NpmRange",
     "NpmScheme",
@@ -79,6 +81,7 @@ SCHEMES: tuple[VersionScheme, ...] = (
     NpmScheme(),
     SemverScheme(),
     RpmScheme(),
+    GemScheme(),
 )
 """Every version scheme, one instance each; `npm` is strict as node-semver is by default."""
 

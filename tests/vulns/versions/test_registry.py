@@ -15,6 +15,7 @@ ORDERED_PAIRS = {
     "npm": ("1.0.0-rc.1", "1.0.0"),
     "semver": ("v1.0.0-rc.1", "v1.0.0"),
     "rpm": ("1:1.0~rc1-1.el9", "1:1.0-1.el9"),
+    "gem": ("1.0.0.rc1", "1.0.0"),
 }
 INVALID_VERSION = "not a version"
 
