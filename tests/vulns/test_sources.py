@@ -135,7 +135,7 @@ def test_parse_feed_sources_empty_text() -> None:
     [
         ("/data/osv", "'/data/osv' is invalid"),
         ("osv=", "'osv=' is invalid"),
-        ("nvd=/data/nvd", "unknown format 'nvd'"),
+        ("cve5=/data/cves", "unknown format 'cve5'"),
         ("osv=ftp://feeds.example/all.zip", "unsupported URL scheme 'ftp'"),
         ("osv=/data/a,secdb=/data/b", "unknown format 'secdb'"),
     ],
@@ -145,7 +145,7 @@ def test_parse_feed_sources_invalid_entry(text: str, message: str) -> None:
         parse_feed_sources(text)
 
     assert "FORMAT=LOCATION" in str(raised.value)
-    assert "osv or alpine-secdb" in str(raised.value)
+    assert "osv, alpine-secdb, debian-tracker" in str(raised.value)
 
 
 def test_iter_records_single_file(urllib3_dir: Path) -> None:
