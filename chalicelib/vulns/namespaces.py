@@ -32,6 +32,8 @@ RHEL_COMPATIBLE_DISTROS = frozenset({"rhel", "centos", "rocky", "almalinux", "fe
 
 _PEP503_SEPARATORS = re.compile(r"[-_.]+")
 _RELEASE_NUMBER = re.compile(r"^\d+\.\d+$")
+_SLES_RELEASE = re.compile(r"^Linux Enterprise Server (?P<major>\d+)(?: SP(?P<sp>\d+))?$")
+_LEAP_RELEASE = re.compile(r"^Leap (?P<version>\d+\.\d+)$")
 
 
 def normalize_package_name(namespace: str, name: str) -> str:
@@ -74,6 +76,36 @@ def osv_namespace(ecosystem: str) -> str | None:
         for part in parts:
             if _RELEASE_NUMBER.match(part):
                 return f"ubuntu:{part}"
+        return None
+    return _rpm_namespace(lowered, parts)
+
+
+def _rpm_namespace(distro: str, parts: list[str]) -> str | None:
+    """Map the OSV ecosystems of RPM-based distros to a namespace, or None.
+
+    `Red Hat:enterprise_linux:9::appstream` -> `rhel:9` (extended-support streams such as
+    `rhel_eus` are skipped), `Rocky Linux:9` -> `rocky:9`, `AlmaLinux:9` -> `almalinux:9`,
+    `SUSE:Linux Enterprise Server 15 SP5` -> `sles:15.5`, `openSUSE:Leap 15.5` ->
+    `opensuse-leap:15.5` and `openSUSE:Tumbleweed` -> `opensuse-tumbleweed`.
+    """
+    if distro == "red hat":
+        if len(parts) > 1 and parts[0] == "enterprise_linux" and parts[1].isdigit():
+            return f"rhel:{parts[1]}"
+        return None
+    if distro in ("rocky linux", "almalinux"):
+        major = parts[0].split(".")[0]
+        return f"{distro.replace(' linux', '')}:{major}" if major.isdigit() else None
+    if distro == "suse":
+        match = _SLES_RELEASE.match(parts[0])
+        if match is None:
+            return None
+        service_pack = f".{match['sp']}" if match["sp"] else ""
+        return f"sles:{match['major']}{service_pack}"
+    if distro == "opensuse":
+        if parts[0].lower() == "tumbleweed":
+            return "opensuse-tumbleweed"
+        match = _LEAP_RELEASE.match(parts[0])
+        return f"opensuse-leap:{match['version']}" if match else None
     return None
 
 
