@@ -1,24 +1,48 @@
-"""Use cases of vulnerability data: feed sync and matching stored images."""
+"""Use cases of vulnerability data: feed sync, matching stored images, and their events.
+
+A sync streams the records of every `FEED_SOURCES` entry into a staging area in batches, skipping
+records whose content hash is unchanged, and then swaps each group (namespace) in, one transaction
+per group. A group that any failed source fed, in this sync or the last successful one, keeps its
+previous records. When a group changed, every analyzed image is matched again from its stored
+package list, and the difference to its previous matches is recorded as a `vuln_update`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import logging
 import time
-from collections import defaultdict
+import uuid
+from collections.abc import Sequence
+from typing import Any
 
-from chalicelib.analysis.interface import AnalysisReport
+from chalicelib.analysis.interface import AnalysisReport, Distro, Package
 from chalicelib.service.context import Services
 from chalicelib.service.errors import InvalidRequestError
-from chalicelib.vulns.interface import FeedError, VulnRecord
-from chalicelib.vulns.matcher import match_packages
-from chalicelib.vulns.sources import iter_records, parse_feed_sources
+from chalicelib.store import EventRecord, FeedGroupRecord, ImageRecord, StoreError, match_key
+from chalicelib.store.base import batches
+from chalicelib.vulns.interface import FeedError, VulnMatch, VulnRecord
+from chalicelib.vulns.matcher import RecordLookup, match_packages
+from chalicelib.vulns.sources import FeedSource, iter_records, parse_feed_sources
 
 logger = logging.getLogger(__name__)
 
 FEED_NAME = "vulnerabilities"
 """One feed, as Anchore's Grype provider has; its groups are the record namespaces."""
+
+STAGE_BATCH_SIZE = 500
+"""Records read from a source before they are staged in one transaction; this bounds the
+records a sync holds in memory."""
+
+EVENT_SYNC_STARTED = "system.feeds.sync.started"
+EVENT_SYNC_COMPLETED = "system.feeds.sync.completed"
+EVENT_SYNC_FAILED = "system.feeds.sync.failed"
+EVENT_GROUP_STARTED = "system.feeds.sync.group_started"
+EVENT_GROUP_COMPLETED = "system.feeds.sync.group_completed"
+EVENT_GROUP_FAILED = "system.feeds.sync.group_failed"
+EVENT_VULN_UPDATE = "user.checks.tag.vulnerabilities.update"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,8 +51,12 @@ class GroupSyncResult:
 
     group: str
     status: str
+    """`success` or `failure`."""
     record_count: int
     seconds: float
+    updated_record_count: int = 0
+    """Records added, changed or removed; 0 when the group was unchanged."""
+    error: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,18 +67,107 @@ class FeedSyncResult:
     errors: list[str]
     seconds: float
     rematched_images: int = 0
+    """Images matched again because a group changed."""
+    updated_images: int = 0
+    """Images whose matches changed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchDiff:
+    """How an image's matches changed, in the terms of Anchore's `diff_vulnerability_result`."""
+
+    added: list[VulnMatch]
+    updated: list[VulnMatch]
+    """Matches with the same key whose other fields changed, as they are now."""
+    removed: list[VulnMatch]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclasses.dataclass
+class _GroupProgress:
+    """What a running sync has read for one group: a running hash, a count and the sources."""
+
+    started: float
+    digest: Any = dataclasses.field(default_factory=hashlib.sha256)
+    records: int = 0
+    sources: set[str] = dataclasses.field(default_factory=set)
 
 
 def utcnow() -> datetime.datetime:
+    """Return the current time, timezone-aware UTC."""
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def sync_feeds(services: Services) -> FeedSyncResult:
-    """Import every source of `FEED_SOURCES`, then match the stored images again.
+def sync_feeds(services: Services, *, flush: bool = False) -> FeedSyncResult:
+    """Import what changed in every source of `FEED_SOURCES`, then match stored images again.
 
-    A source that fails contributes nothing, so the groups it feeds keep their previous data;
-    the error is kept in the result and logged.
+    `flush` writes every record again, whatever its stored hash. A source that fails leaves
+    the groups it fed with their previous records and its error in the groups' `last_error`.
+    Progress is stored as `system.feeds.sync.*` events. Raises `InvalidRequestError` when
+    `FEED_SOURCES` is empty or invalid.
     """
+    sources = _configured_sources(services)
+    sync_id = uuid.uuid4().hex
+    started = time.monotonic()
+    with services.feed_sync_lock:
+        logger.info("feed sync started: sync_id=%s sources=%d", sync_id, len(sources))
+        _emit(
+            services,
+            EVENT_SYNC_STARTED,
+            "info",
+            "Feed sync started",
+            "feeds",
+            FEED_NAME,
+            {"sync_id": sync_id, "sources": [str(source) for source in sources]},
+        )
+        try:
+            result = _sync(services, sources, sync_id, flush=flush, started=started)
+        except Exception as error:
+            logger.exception("feed sync failed: sync_id=%s", sync_id)
+            services.store.discard_staged_records(sync_id, FEED_NAME)
+            _emit(
+                services,
+                EVENT_SYNC_FAILED,
+                "error",
+                "Feed sync failed",
+                "feeds",
+                FEED_NAME,
+                {"sync_id": sync_id, "cause": str(error)},
+            )
+            raise
+
+    failed = bool(result.errors) or any(group.status != "success" for group in result.groups)
+    _emit(
+        services,
+        EVENT_SYNC_FAILED if failed else EVENT_SYNC_COMPLETED,
+        "error" if failed else "info",
+        "Feed sync failed" if failed else "Feed sync completed",
+        "feeds",
+        FEED_NAME,
+        {
+            "sync_id": sync_id,
+            "errors": result.errors,
+            "groups": len(result.groups),
+            "updated_images": result.updated_images,
+            "total_time_seconds": round(result.seconds, 3),
+        },
+    )
+    logger.info(
+        "feed sync finished: sync_id=%s groups=%d errors=%d rematched=%d updated_images=%d "
+        "seconds=%.1f",
+        sync_id,
+        len(result.groups),
+        len(result.errors),
+        result.rematched_images,
+        result.updated_images,
+        result.seconds,
+    )
+    return result
+
+
+def _configured_sources(services: Services) -> list[FeedSource]:
     text = services.settings.feed_sources.strip()
     if not text:
         raise InvalidRequestError(
@@ -58,44 +175,184 @@ def sync_feeds(services: Services) -> FeedSyncResult:
             "FEED_SOURCES=osv=/path/to/osv-records,alpine-secdb=/path/to/alpine-secdb"
         )
     try:
-        sources = parse_feed_sources(text)
+        return parse_feed_sources(text)
     except FeedError as exc:
         raise InvalidRequestError(str(exc)) from exc
 
-    started = time.monotonic()
-    with services.feed_sync_lock:
-        grouped: dict[str, list[VulnRecord]] = defaultdict(list)
-        errors: list[str] = []
-        for source in sources:
-            try:
-                records = list(iter_records(source))
-            except FeedError as exc:
-                logger.error("feed source failed: source=%s error=%s", source, exc)
-                errors.append(str(exc))
-                continue
-            for record in records:
-                grouped[record.namespace].append(record)
 
-        results = [_replace_group(services, group, records) for group, records in grouped.items()]
-        rematched = rematch_all(services) if grouped else 0
+def _sync(
+    services: Services, sources: list[FeedSource], sync_id: str, *, flush: bool, started: float
+) -> FeedSyncResult:
+    progress: dict[str, _GroupProgress] = {}
+    failed_sources: dict[str, str] = {}
+    for source in sources:
+        try:
+            _stage_source(services, source, sync_id, progress, flush=flush)
+        except (FeedError, StoreError) as error:
+            logger.error(
+                "feed source failed: sync_id=%s source=%s error=%s", sync_id, source, error
+            )
+            failed_sources[str(source)] = f"{source}: {error}"
+
+    stored = {group.group: group for group in services.store.list_feed_groups()}
+    read_whole = {str(source) for source in sources} - failed_sources.keys()
+    results = []
+    for group in sorted(progress.keys() | {name for name, row in stored.items() if row.sources}):
+        result = _finish_group(
+            services,
+            sync_id,
+            group,
+            progress.get(group),
+            stored.get(group),
+            failed_sources,
+            read_whole,
+            flush=flush,
+        )
+        if result is not None:
+            results.append(result)
+    # Whatever a failed group staged was discarded with it; this drops any rest.
+    services.store.discard_staged_records(sync_id, FEED_NAME)
+
+    rematched = updated = 0
+    if any(result.updated_record_count for result in results):
+        rematched, updated = rematch_all(services)
     return FeedSyncResult(
-        groups=sorted(results, key=lambda r: r.group),
-        errors=errors,
+        groups=results,
+        errors=list(failed_sources.values()),
         seconds=time.monotonic() - started,
         rematched_images=rematched,
+        updated_images=updated,
     )
 
 
-def _replace_group(services: Services, group: str, records: list[VulnRecord]) -> GroupSyncResult:
-    started = time.monotonic()
+def _stage_source(
+    services: Services,
+    source: FeedSource,
+    sync_id: str,
+    progress: dict[str, _GroupProgress],
+    *,
+    flush: bool,
+) -> None:
+    """Stream the source's records into the staging area, one batch per transaction."""
+    for batch in batches(iter_records(source), STAGE_BATCH_SIZE):
+        digests = services.store.stage_feed_records(sync_id, FEED_NAME, batch, force=flush)
+        for record, digest in zip(batch, digests, strict=True):
+            group = progress.get(record.namespace)
+            if group is None:
+                group = progress[record.namespace] = _GroupProgress(started=time.monotonic())
+                _emit(
+                    services,
+                    EVENT_GROUP_STARTED,
+                    "info",
+                    "Feed group sync started",
+                    "feed_groups",
+                    f"{FEED_NAME}/{record.namespace}",
+                    {"sync_id": sync_id, "feed": FEED_NAME, "group": record.namespace},
+                )
+            group.digest.update(digest.encode())
+            group.records += 1
+            group.sources.add(str(source))
+
+
+def _finish_group(
+    services: Services,
+    sync_id: str,
+    group: str,
+    progress: _GroupProgress | None,
+    stored: FeedGroupRecord | None,
+    failed_sources: dict[str, str],
+    read_whole: set[str],
+    *,
+    flush: bool,
+) -> GroupSyncResult | None:
+    """Swap one group in, keep it as it is, or record why it failed.
+
+    A group that a failed source fed, now or in its last successful sync, keeps its records.
+    A stored group that this sync read no record for is emptied only when every source that
+    fed it last time was read whole now, because upstream dropped it; otherwise (a source was
+    removed from `FEED_SOURCES`) it is left alone and None is returned.
+    """
+    started = progress.started if progress else time.monotonic()
+    read_from = progress.sources if progress else set()
+    fed_by = read_from | set(stored.sources if stored else ())
+    failed = sorted(fed_by & failed_sources.keys())
+    details: dict[str, Any] = {"sync_id": sync_id, "feed": FEED_NAME, "group": group}
+    resource_id = f"{FEED_NAME}/{group}"
+
+    if progress is None and not failed and not fed_by <= read_whole:
+        return None
+    if failed:
+        error = "; ".join(failed_sources[source] for source in failed)
+        return _fail_group(services, sync_id, group, stored, started, error)
+
+    content_hash = (progress.digest if progress else hashlib.sha256()).hexdigest()
+    record_count = progress.records if progress else 0
     try:
-        count = services.store.replace_feed_group(FEED_NAME, group, records, synced_at=utcnow())
-    except Exception as exc:  # noqa: BLE001 - the store rolled back; keep going with other groups
-        logger.exception("feed group import failed: group=%s", group)
-        services.store.record_feed_error(FEED_NAME, group, f"import failed: {exc}")
-        return GroupSyncResult(group, "failure", 0, time.monotonic() - started)
-    logger.info("feed group imported: group=%s records=%d", group, count)
-    return GroupSyncResult(group, "success", count, time.monotonic() - started)
+        if stored is not None and stored.content_hash == content_hash and not flush:
+            services.store.mark_feed_group_synced(
+                FEED_NAME, group, synced_at=utcnow(), sources=sorted(read_from)
+            )
+            services.store.discard_staged_records(sync_id, FEED_NAME, group)
+            updated = 0
+            record_count = stored.record_count
+        else:
+            swap = services.store.swap_feed_group(
+                sync_id,
+                FEED_NAME,
+                group,
+                content_hash=content_hash,
+                sources=sorted(read_from),
+                synced_at=utcnow(),
+            )
+            updated = swap.added + swap.updated + swap.removed
+            record_count = swap.record_count
+    except StoreError as error:
+        logger.error("feed group import failed: group=%s error=%s", group, error)
+        return _fail_group(services, sync_id, group, stored, started, f"import failed: {error}")
+
+    seconds = time.monotonic() - started
+    details.update(
+        record_count=record_count,
+        updated_record_count=updated,
+        total_time_seconds=round(seconds, 3),
+    )
+    _emit(
+        services,
+        EVENT_GROUP_COMPLETED,
+        "info",
+        "Feed group sync completed",
+        "feed_groups",
+        resource_id,
+        details,
+    )
+    logger.info("feed group synced: group=%s records=%d updated=%d", group, record_count, updated)
+    return GroupSyncResult(group, "success", record_count, seconds, updated)
+
+
+def _fail_group(
+    services: Services,
+    sync_id: str,
+    group: str,
+    stored: FeedGroupRecord | None,
+    started: float,
+    error: str,
+) -> GroupSyncResult:
+    services.store.discard_staged_records(sync_id, FEED_NAME, group)
+    services.store.record_feed_error(FEED_NAME, group, error)
+    _emit(
+        services,
+        EVENT_GROUP_FAILED,
+        "error",
+        "Feed group sync failed",
+        "feed_groups",
+        f"{FEED_NAME}/{group}",
+        {"sync_id": sync_id, "feed": FEED_NAME, "group": group, "cause": error},
+    )
+    logger.warning("feed group kept its previous records: group=%s error=%s", group, error)
+    record_count = stored.record_count if stored else 0
+    return GroupSyncResult(
+        group, "failure", record_count, time.monotonic() - started, 0, error=error
+    )
 
 
 def match_image(services: Services, digest: str, report: AnalysisReport | None = None) -> int:
@@ -111,9 +368,162 @@ def match_image(services: Services, digest: str, report: AnalysisReport | None =
     return len(matches)
 
 
-def rematch_all(services: Services) -> int:
-    """Match every analyzed image again, as after a feed sync; return the image count."""
+def rematch_all(services: Services) -> tuple[int, int]:
+    """Match every analyzed image again from its stored packages, as after a feed sync.
+
+    Each image whose matches changed gets a recorded `vuln_update` and a
+    `user.checks.tag.vulnerabilities.update` event per tag. Record lookups are shared across
+    images, so a package found in many images is looked up once. Returns the number of images
+    matched and the number whose matches changed.
+    """
+    lookup = CachedLookup(services.store.find_vuln_records)
     images = services.store.list_images(analysis_status="analyzed")
+    updated = 0
     for image in images:
-        match_image(services, image.digest)
-    return len(images)
+        try:
+            diff = rematch_image(services, image, lookup)
+        except StoreError as error:
+            logger.error("re-matching failed: image_digest=%s error=%s", image.digest, error)
+            continue
+        updated += bool(diff)
+    logger.info("re-matched images: images=%d updated=%d", len(images), updated)
+    return len(images), updated
+
+
+def rematch_image(services: Services, image: ImageRecord, lookup: RecordLookup) -> MatchDiff:
+    """Match one analyzed image again and record how its matches changed."""
+    packages = _stored_packages(services, image.digest)
+    distro = Distro(id=image.distro, version_id=image.distro_version) if image.distro else None
+    matches = match_packages(packages, distro, lookup)
+    previous, _ = services.store.get_matches(image.digest)
+    now = utcnow()
+    services.store.save_matches(image.digest, matches, now=now)
+
+    diff = diff_matches(previous, matches)
+    if diff:
+        services.store.add_vuln_update(
+            image.digest,
+            added=diff.added,
+            updated=diff.updated,
+            removed=diff.removed,
+            created_at=now,
+        )
+        _emit_vuln_update(services, image, diff)
+        logger.info(
+            "image matches changed: image_digest=%s added=%d updated=%d removed=%d",
+            image.digest,
+            len(diff.added),
+            len(diff.updated),
+            len(diff.removed),
+        )
+    return diff
+
+
+def _stored_packages(services: Services, digest: str) -> list[Package]:
+    packages = services.store.get_image_packages(digest)
+    if packages is not None:
+        return packages
+    # An analysis stored before package lists were kept apart: read it once and keep its list.
+    document = services.store.get_analysis(digest) or {}
+    services.store.save_image_packages(digest, document.get("packages") or [])
+    return services.store.get_image_packages(digest) or []
+
+
+def diff_matches(previous: Sequence[VulnMatch], current: Sequence[VulnMatch]) -> MatchDiff:
+    """Compare two match lists of one image by match key (vulnerability, package, path)."""
+    before = {match_key(match): match for match in previous}
+    after = {match_key(match): match for match in current}
+    return MatchDiff(
+        added=[match for key, match in after.items() if key not in before],
+        updated=[match for key, match in after.items() if key in before and before[key] != match],
+        removed=[match for key, match in before.items() if key not in after],
+    )
+
+
+class CachedLookup:
+    """A record lookup that remembers the records of each (namespace, package name) pair."""
+
+    def __init__(self, lookup: RecordLookup) -> None:
+        """Wrap `lookup`, the store's `find_vuln_records`."""
+        self._lookup = lookup
+        self._cache: dict[tuple[str, str], list[VulnRecord]] = {}
+
+    def __call__(self, namespace: str, names: list[str]) -> list[VulnRecord]:
+        """Return the records of `namespace` for `names`, asking the store only for new names."""
+        missing = [name for name in names if (namespace, name) not in self._cache]
+        if missing:
+            for name in missing:
+                self._cache[(namespace, name)] = []
+            for record in self._lookup(namespace, missing):
+                self._cache[(namespace, record.package)].append(record)
+        return [record for name in names for record in self._cache[(namespace, name)]]
+
+
+def vulnerability_row(match: VulnMatch) -> dict[str, Any]:
+    """Return the match as a row of Anchore's vulnerability report, for update events."""
+    return {
+        "vuln": match.vuln_id,
+        "severity": match.severity.value,
+        "package": f"{match.package_name}-{match.package_version}",
+        "package_name": match.package_name,
+        "package_version": match.package_version,
+        "package_type": match.package_type,
+        "package_path": match.package_path,
+        "fix": ",".join(match.fixed_in) if match.fixed_in else "None",
+        "url": match.url or "None",
+        "feed": FEED_NAME,
+        "feed_group": match.namespace,
+        "will_not_fix": match.will_not_fix,
+    }
+
+
+def _emit_vuln_update(services: Services, image: ImageRecord, diff: MatchDiff) -> None:
+    result = {
+        "added": [vulnerability_row(match) for match in diff.added],
+        "updated": [vulnerability_row(match) for match in diff.updated],
+        "removed": [vulnerability_row(match) for match in diff.removed],
+    }
+    fulltags = [tag.fulltag for tag in image.tags] or [image.digest]
+    for fulltag in fulltags:
+        _emit(
+            services,
+            EVENT_VULN_UPDATE,
+            "info",
+            "Vulnerability update detected for the image",
+            "tag" if image.tags else "image_digest",
+            fulltag,
+            {
+                "subscription_type": "vuln_update",
+                "imageDigest": image.digest,
+                "annotations": image.annotations,
+                "diff_vulnerability_result": result,
+            },
+        )
+
+
+def _emit(
+    services: Services,
+    event_type: str,
+    level: str,
+    message: str,
+    resource_type: str,
+    resource_id: str,
+    details: dict[str, Any],
+) -> None:
+    """Store one event; a store failure is logged, because events must not stop a sync."""
+    event = EventRecord(
+        generated_uuid=uuid.uuid4().hex,
+        event_type=event_type,
+        level=level,
+        message=message,
+        details=details,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        created_at=utcnow(),
+    )
+    try:
+        services.store.add_event(event)
+    except StoreError as error:
+        logger.error(
+            "event not stored: type=%s resource=%s error=%s", event_type, resource_id, error
+        )

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select
+from sqlalchemy import and_, delete, exists, func, insert, null, select
 from sqlalchemy.orm import Session
 
 from chalicelib.store.base import (
@@ -147,7 +147,8 @@ class FeedStorePart(StorePart):
                         "vuln_id": record.id,
                         "namespace": record.namespace,
                         "package": record.package,
-                        "record": None if stored.get(key) == {digest} else document,
+                        # SQL NULL, not the JSON `null` that None would be stored as.
+                        "record": null() if stored.get(key) == {digest} else document,
                     }
                 insert_rows(session, VulnRecordStaging, list(rows.values()))
         return [digest for _, digest in documents]
@@ -178,6 +179,7 @@ class FeedStorePart(StorePart):
         )
         same_key = and_(staged, VulnRecordStaging.record_key == VulnRecordRow.record_key)
         in_group = and_(VulnRecordRow.feed == feed, VulnRecordRow.group_name == group)
+        has_record = VulnRecordStaging.record.is_not(None)
         no_sync = {"synchronize_session": False}
 
         with self._db.transaction(f"swap in feed group {feed}/{group}", write=True) as session:
@@ -192,7 +194,7 @@ class FeedStorePart(StorePart):
             replaced = affected_rows(
                 session.execute(
                     delete(VulnRecordRow)
-                    .where(in_group, exists().where(same_key, VulnRecordStaging.record.is_not(None)))
+                    .where(in_group, exists().where(same_key, has_record))
                     .execution_options(**no_sync)
                 )
             )
@@ -200,7 +202,7 @@ class FeedStorePart(StorePart):
                 *(getattr(VulnRecordStaging, column) for column in _STAGING_COLUMNS),
                 VulnRecordStaging.record_key,
                 VulnRecordStaging.record_hash,
-            ).where(staged, VulnRecordStaging.record.is_not(None))
+            ).where(staged, has_record)
             written = affected_rows(
                 session.execute(
                     insert(VulnRecordRow).from_select(
@@ -208,7 +210,8 @@ class FeedStorePart(StorePart):
                     )
                 )
             )
-            count = session.scalar(select(func.count()).select_from(VulnRecordStaging).where(staged))
+            count_staged = select(func.count()).select_from(VulnRecordStaging).where(staged)
+            count = session.scalar(count_staged)
             session.execute(delete(VulnRecordStaging).where(staged).execution_options(**no_sync))
             row.record_count = count or 0
             row.last_sync = synced_at
