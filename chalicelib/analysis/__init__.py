@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from chalicelib.analysis import apk, dpkg, java, npm, python
+from chalicelib.analysis import apk, dpkg, java, npm, python, rpm
 from chalicelib.analysis.catalog import Cataloger, PathMatcher, ParseResult, run_catalogers
 from chalicelib.analysis.distro import (
     DISTRO_PATHS,
@@ -55,6 +55,13 @@ CATALOGERS: tuple[Cataloger, ...] = (
         extra_patterns=dpkg.EXTRA_PATTERNS,
         exclude=dpkg.EXCLUDE_PATTERNS,
         tags=frozenset({"os", "dpkg"}),
+    ),
+    Cataloger(
+        id="rpm-db-cataloger",
+        parser=rpm.parse_rpmdb,
+        patterns=rpm.DATABASE_PATTERNS,
+        extra_patterns=rpm.EXTRA_PATTERNS,
+        tags=frozenset({"os", "rpm"}),
     ),
     Cataloger(
         id="apk-db-cataloger",
