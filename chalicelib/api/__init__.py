@@ -1,7 +1,7 @@
 """HTTP API blueprints speaking Anchore Engine's v1 API."""
 
-from chalicelib.api import images, policies, system
+from chalicelib.api import evaluations, images, policies, system
 
-BLUEPRINTS = (images.blueprint, policies.blueprint, system.blueprint)
+BLUEPRINTS = (images.blueprint, policies.blueprint, system.blueprint, evaluations.blueprint)
 
 __all__ = ["BLUEPRINTS"]

@@ -215,20 +215,33 @@ def get_vulnerabilities(digest: str, vuln_type: str) -> object:
 @blueprint.route("/v1/images/{digest}/check", methods=["GET"])
 @handles_errors
 def check_image(digest: str) -> object:
+    return _check(get_services(), digest, interactive=query_bool(blueprint, "interactive", False))
+
+
+@blueprint.route("/v1/images/by_id/{image_id}/check", methods=["GET"])
+@handles_errors
+def check_image_by_id(image_id: str) -> object:
     services = get_services()
+    digest = policy_service.resolve_image_id(services, image_id, _required_tag())
+    # Anchore's by-id route has no interactive parameter, so its checks are always stored.
+    return _check(services, digest, interactive=False)
+
+
+def _required_tag() -> str:
     tag = query_param(blueprint, "tag")
     if not tag:
         raise InvalidRequestError("query parameter tag is required: the full tag to evaluate")
+    return tag
+
+
+def _check(services: Services, digest: str, *, interactive: bool) -> object:
+    tag = _required_tag()
     policy_id = query_param(blueprint, "policyId")
     detail = query_bool(blueprint, "detail", True)
     if query_bool(blueprint, "history", False):
         return json_response(_history(services, digest, tag, policy_id, detail))
     policy, record = policy_service.check_image(
-        services,
-        digest,
-        tag,
-        policy_id=policy_id,
-        interactive=query_bool(blueprint, "interactive", False),
+        services, digest, tag, policy_id=policy_id, interactive=interactive
     )
     entry = render.evaluation(record, policy.bundle, detail=detail)
     return json_response([{digest: {record.tag: [entry]}}])

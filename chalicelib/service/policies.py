@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import logging
 
-from chalicelib.policy import DEFAULT_BUNDLE, evaluate_bundle, validate_bundle
+from chalicelib.analysis.interface import AnalysisReport
+from chalicelib.policy import DEFAULT_BUNDLE, validate_bundle
 from chalicelib.policy.interface import ImageFacts
+from chalicelib.policy.replay import (
+    Replay,
+    ReplayError,
+    bundle_digest,
+    canonical_digest,
+    evaluate_recorded,
+)
+from chalicelib.policy.replay import replay_evaluation as replay_stored
 from chalicelib.registry import InvalidReferenceError, parse_reference
 from chalicelib.service.context import Services
 from chalicelib.service.errors import ConflictError, InvalidRequestError, ResourceNotFoundError
-from chalicelib.service.images import get_analysis
+from chalicelib.service.images import get_analysis, get_image
 from chalicelib.service.vulnerabilities import FEED_NAME
 from chalicelib.store import ConflictError as StoreConflictError
-from chalicelib.store import EvaluationRecord, PolicyRecord, Store
+from chalicelib.store import EvaluationRecord, FeedGroupRecord, ImageRecord, PolicyRecord, Store
+from chalicelib.vulns.interface import VulnMatch
 from chalicelib.vulns.matcher import vuln_namespace
 
 logger = logging.getLogger(__name__)
@@ -104,6 +115,82 @@ def delete_policy(services: Services, policy_id: str) -> None:
         ) from exc
 
 
+def _fulltag(tag: str) -> str:
+    try:
+        return parse_reference(tag).fulltag
+    except InvalidReferenceError as exc:
+        raise InvalidRequestError(str(exc)) from exc
+
+
+def _select_policy(services: Services, policy_id: str | None) -> PolicyRecord:
+    if policy_id:
+        return get_policy(services, policy_id)
+    policy = services.store.active_policy()
+    if policy is None:
+        raise ResourceNotFoundError("no active policy bundle; activate one first")
+    return policy
+
+
+@dataclasses.dataclass(frozen=True)
+class _VulnerabilityState:
+    """The image's matches and the feed groups, read before the analysis is loaded."""
+
+    matches: list[VulnMatch]
+    first_seen: dict[str, datetime.datetime]
+    groups: list[FeedGroupRecord]
+
+
+def _vulnerability_state(services: Services, digest: str) -> _VulnerabilityState:
+    matches, first_seen = services.store.get_matches(digest)
+    groups = [g for g in services.store.list_feed_groups() if g.feed == FEED_NAME]
+    return _VulnerabilityState(matches, first_seen, groups)
+
+
+def check_key(
+    policy: PolicyRecord, image: ImageRecord, fulltag: str, state: _VulnerabilityState
+) -> str:
+    """Return the digest of everything a check's result depends on, except the clock.
+
+    That is the bundle and its id, the image digest and the time of its analysis, the tag, the
+    feed groups' record counts and last syncs, and the image's matches with their first-seen
+    times. Matches count on their own because an image is matched after it is analyzed and
+    again after each feed sync, so they change while the feed state may not.
+    """
+    return canonical_digest(
+        {
+            "policy_id": policy.policy_id,
+            "bundle_digest": bundle_digest(policy.bundle),
+            "image_digest": image.digest,
+            "analyzed_at": image.analyzed_at.isoformat() if image.analyzed_at else None,
+            "tag": fulltag,
+            "vulnerability_data": {
+                group.group: [
+                    group.record_count,
+                    group.last_sync.isoformat() if group.last_sync else None,
+                ]
+                for group in state.groups
+            },
+            "matches": [match.model_dump(mode="json") for match in state.matches],
+            "first_seen": {key: seen.isoformat() for key, seen in state.first_seen.items()},
+        }
+    )
+
+
+def _stored_result(
+    services: Services, image: ImageRecord, fulltag: str, policy_id: str, key: str,
+    now: datetime.datetime,
+) -> EvaluationRecord | None:
+    """Return the newest stored evaluation with `key` that is still valid at `now`, or None."""
+    for record in services.store.list_evaluations(image.digest, fulltag):
+        if record.policy_id != policy_id or record.result.get("check_key") != key:
+            continue
+        valid_until = record.result.get("valid_until")
+        if valid_until and now >= datetime.datetime.fromisoformat(valid_until):
+            continue
+        return record
+    return None
+
+
 def check_image(
     services: Services,
     digest: str,
@@ -113,28 +200,54 @@ def check_image(
     interactive: bool = False,
     now: datetime.datetime | None = None,
 ) -> tuple[PolicyRecord, EvaluationRecord]:
-    """Evaluate a bundle on an analyzed image for one tag; store it unless interactive."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    try:
-        fulltag = parse_reference(tag).fulltag
-    except InvalidReferenceError as exc:
-        raise InvalidRequestError(str(exc)) from exc
-    if policy_id:
-        policy = get_policy(services, policy_id)
-    else:
-        policy = services.store.active_policy()
-        if policy is None:
-            raise ResourceNotFoundError("no active policy bundle; activate one first")
+    """Evaluate a bundle on an analyzed image for one tag; store it unless interactive.
 
-    facts = build_facts(services, digest)
-    document = evaluate_bundle(policy.bundle, facts, fulltag, now=now)
+    When a stored evaluation has the same `check_key` and its `valid_until` has not passed,
+    that evaluation is returned and nothing is evaluated or stored: same bundle, analysis,
+    matches and feed state give the same result. Raises `ResourceNotFoundError` when the
+    image is not analyzed or the policy is missing, and `InvalidRequestError` for a bad tag.
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    fulltag = _fulltag(tag)
+    policy = _select_policy(services, policy_id)
+    image = get_image(services, digest)
+    if image.analysis_status != "analyzed":
+        raise ResourceNotFoundError(
+            f"image is not analyzed - analysis_status: {image.analysis_status}"
+        )
+    state = _vulnerability_state(services, digest)
+    key = check_key(policy, image, fulltag, state)
+    stored = _stored_result(services, image, fulltag, policy.policy_id, key, now)
+    if stored is not None:
+        logger.debug(
+            "check served from stored evaluation: image_digest=%s tag=%s eval_id=%s",
+            digest,
+            fulltag,
+            stored.eval_id,
+        )
+        return policy, stored
+
+    analysis_document = services.store.get_analysis(digest)
+    if analysis_document is None:
+        raise ResourceNotFoundError(f"image {digest} has no stored analysis; add it again")
+    facts = _facts(digest, AnalysisReport.model_validate(analysis_document), state)
+    document = evaluate_recorded(
+        policy.bundle,
+        facts,
+        fulltag,
+        now=now,
+        analysis_digest=canonical_digest(analysis_document),
+    )
     final_action = str(document.get("final_action", "stop")).lower()
     status = "fail" if final_action == "stop" else "pass"
     document["image_digest"] = digest
     document["status"] = status
-    key = f"{policy.policy_id}:admin:{digest}:{fulltag}:{final_action.upper()}:{now.isoformat()}"
+    document["check_key"] = key
+    eval_key = (
+        f"{policy.policy_id}:admin:{digest}:{fulltag}:{final_action.upper()}:{now.isoformat()}"
+    )
     record = EvaluationRecord(
-        eval_id=hashlib.md5(key.encode()).hexdigest(),  # noqa: S324 - an id, not a secret
+        eval_id=hashlib.md5(eval_key.encode()).hexdigest(),  # noqa: S324 - an id, not a secret
         policy_id=policy.policy_id,
         image_digest=digest,
         tag=fulltag,
@@ -148,15 +261,51 @@ def check_image(
     return policy, record
 
 
+def resolve_image_id(services: Services, image_id: str, tag: str) -> str:
+    """Return the digest of the image with `image_id` to check for `tag`.
+
+    Several manifests can share one image id (the same config pushed with other layers'
+    compression). The newest image that carries the tag wins, else the newest image.
+    """
+    records = services.store.find_images_by_id(image_id)
+    if not records:
+        raise ResourceNotFoundError(f"no image with image id {image_id}")
+    fulltag = _fulltag(tag)
+    tagged = [record for record in records if fulltag in {t.fulltag for t in record.tags}]
+    return (tagged or records)[-1].digest
+
+
+def replay_evaluation(services: Services, digest: str, eval_id: str) -> tuple[EvaluationRecord, Replay]:
+    """Recompute a stored evaluation of an image from its recorded inputs.
+
+    Raises `ResourceNotFoundError` for an unknown evaluation or an image without a stored
+    analysis, and `ConflictError` when the analysis changed since the evaluation or the
+    evaluation has no recorded inputs.
+    """
+    record = next(
+        (r for r in services.store.list_evaluations(digest) if r.eval_id == eval_id), None
+    )
+    if record is None:
+        raise ResourceNotFoundError(f"evaluation {eval_id} of image {digest} not found")
+    analysis_document = services.store.get_analysis(digest)
+    if analysis_document is None:
+        raise ResourceNotFoundError(
+            f"image {digest} has no stored analysis, so evaluation {eval_id} cannot be replayed; "
+            "the image was deleted or is being analyzed again"
+        )
+    try:
+        replay = replay_stored(record.result, analysis_document)
+    except ReplayError as exc:
+        raise ConflictError(f"evaluation {eval_id}: {exc}") from exc
+    return record, replay
+
+
 def evaluation_history(
     services: Services, digest: str, tag: str, policy_id: str | None = None
 ) -> tuple[str, list[EvaluationRecord]]:
     """Return the normalized tag and the stored evaluations of an image for it, newest first."""
     get_analysis(services, digest)
-    try:
-        fulltag = parse_reference(tag).fulltag
-    except InvalidReferenceError as exc:
-        raise InvalidRequestError(str(exc)) from exc
+    fulltag = _fulltag(tag)
     records = services.store.list_evaluations(digest, fulltag)
     if policy_id:
         records = [r for r in records if r.policy_id == policy_id]
@@ -165,16 +314,18 @@ def evaluation_history(
 
 def build_facts(services: Services, digest: str) -> ImageFacts:
     """Collect what the gates read about one analyzed image."""
-    image, report = get_analysis(services, digest)
-    matches, first_seen = services.store.get_matches(digest)
-    groups = [g for g in services.store.list_feed_groups() if g.feed == FEED_NAME]
+    _, report = get_analysis(services, digest)
+    return _facts(digest, report, _vulnerability_state(services, digest))
+
+
+def _facts(digest: str, report: AnalysisReport, state: _VulnerabilityState) -> ImageFacts:
     return ImageFacts(
         image_digest=digest,
         image_id=report.image_id,
         analysis=report,
-        vulnerabilities=matches,
+        vulnerabilities=state.matches,
         vuln_namespace=vuln_namespace(report.distro),
-        feed_last_sync={g.group: g.last_sync for g in groups},
-        feed_record_counts={g.group: g.record_count for g in groups},
-        first_seen=first_seen,
+        feed_last_sync={g.group: g.last_sync for g in state.groups},
+        feed_record_counts={g.group: g.record_count for g in state.groups},
+        first_seen=state.first_seen,
     )
