@@ -1,0 +1,83 @@
+"""License names from package metadata, normalized to SPDX license expressions where possible.
+
+Package databases write licenses in many spellings: SPDX ids (`MIT`), deprecated SPDX ids
+(`GPL-2.0+`), Debian short names (`GPL-2+`, `Expat`) and free text (`public-domain`). The SBOM
+writers put a normalized value in their SPDX expression fields and keep any other value as a
+plain license name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+
+from license_expression import ExpressionError, Licensing, get_spdx_licensing
+
+DEBIAN_ALIASES = {"expat": "MIT"}
+"""Debian short names whose SPDX id differs in more than the version spelling."""
+
+_SHORT_VERSION = re.compile(r"(?P<name>[A-Za-z][A-Za-z-]*)-(?P<major>\d+)(?P<plus>\+?)")
+"""A Debian short name with a bare major version, such as `GPL-2` or `LGPL-3+`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class License:
+    """One license of a package: the value as found and its SPDX expression, if any."""
+
+    value: str
+    """The license as the package metadata gives it."""
+    expression: str | None
+    """The value as a valid SPDX license expression, or None when it cannot be normalized."""
+
+
+@functools.cache
+def _licensing() -> Licensing:
+    # Loading the SPDX license index takes about 0.1 s, so do it once and only when needed.
+    return get_spdx_licensing()
+
+
+def normalize_license(value: str) -> License:
+    """Normalize one license value to an SPDX expression, or keep it as a plain name.
+
+    Accepts SPDX expressions with current or deprecated ids (`GPL-2.0+` becomes
+    `GPL-2.0-or-later`), Debian short names with a bare major version (`GPL-2+`) and Debian's
+    `Expat`. Any other value keeps `expression` None.
+    """
+    text = value.strip()
+    candidates = [text]
+    alias = DEBIAN_ALIASES.get(text.lower())
+    if alias:
+        candidates.insert(0, alias)
+    short = _SHORT_VERSION.fullmatch(text)
+    if short:
+        candidates.append(f"{short['name']}-{short['major']}.0{short['plus']}")
+    for candidate in candidates:
+        expression = _parse(candidate)
+        if expression is not None:
+            return License(value=value, expression=expression)
+    return License(value=value, expression=None)
+
+
+def _parse(text: str) -> str | None:
+    if not text:
+        return None
+    try:
+        parsed = _licensing().parse(text, validate=True)
+    except ExpressionError:
+        return None
+    if parsed is None:
+        return None
+    return str(parsed.render("{symbol.key}"))
+
+
+def normalize_licenses(values: list[str]) -> list[License]:
+    """Normalize each license of a package, dropping blanks and repeated values."""
+    seen: set[str] = set()
+    licenses = []
+    for value in values:
+        if not value.strip() or value in seen:
+            continue
+        seen.add(value)
+        licenses.append(normalize_license(value))
+    return licenses
