@@ -1,7 +1,13 @@
 """HTTP API blueprints speaking Anchore Engine's v1 API."""
 
-from chalicelib.api import evaluations, images, policies, system
+from chalicelib.api import evaluations, images, policies, query, system
 
-BLUEPRINTS = (images.blueprint, policies.blueprint, system.blueprint, evaluations.blueprint)
+BLUEPRINTS = (
+    images.blueprint,
+    policies.blueprint,
+    system.blueprint,
+    evaluations.blueprint,
+    query.blueprint,
+)
 
 __all__ = ["BLUEPRINTS"]

@@ -1,0 +1,273 @@
+"""Query routes: vulnerability records by id, images by vulnerability and by package."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.http import handles_errors, json_response, query_bool, query_param, timestamp
+from chalicelib.service.context import get_services
+from chalicelib.service.errors import InvalidRequestError
+from chalicelib.store import ImageRecord
+from chalicelib.vulns.interface import CvssScore, Severity, VulnMatch, VulnRecord
+from chalicelib.vulns.matcher import affected_fixes
+
+blueprint = Blueprint(__name__)
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+DISTRO_PACKAGE_TYPES = {"debian": "dpkg", "ubuntu": "dpkg", "alpine": "APKG", "rhel": "rpm"}
+"""Anchore's package type of the packages that records of each distro namespace describe."""
+
+LANGUAGE_PACKAGE_TYPES = {
+    "pypi": "python",
+    "npm": "npm",
+    "go": "go",
+    "crates.io": "rust",
+    "maven": "java",
+    "rubygems": "gem",
+    "nuget": "nuget",
+    "packagist": "composer",
+}
+"""Anchore's package type of the packages that records of each ecosystem namespace describe."""
+
+STORED_PACKAGE_TYPES = {"apkg": "apk", "gem": "gem", "java": "java"}
+"""Anchore's spelling of a package type where it differs from the stored `PackageType`."""
+
+
+@blueprint.route("/v1/query/vulnerabilities", methods=["GET"])
+@handles_errors
+def query_vulnerabilities() -> object:
+    """List the records of the given vulnerability ids as `StandaloneVulnerability` objects."""
+    ids = _list_param("id")
+    if not ids:
+        raise InvalidRequestError(
+            "query parameter id is missing; give one or more vulnerability ids, "
+            "for example id=CVE-2021-3177"
+        )
+    package = query_param(blueprint, "affected_package") or None
+    version = query_param(blueprint, "affected_package_version") or None
+    if version is not None and package is None:
+        raise InvalidRequestError(
+            "query parameter affected_package_version needs affected_package; give both"
+        )
+    records = get_services().store.find_vuln_records_by_id(
+        ids, namespaces=_list_param("namespace"), package=package
+    )
+    if version is not None:
+        records = [record for record in records if affected_fixes(record, version) is not None]
+
+    grouped: dict[tuple[str, str], list[VulnRecord]] = defaultdict(list)
+    for record in records:
+        grouped[(record.id, record.namespace)].append(record)
+    rows = [_standalone_vulnerability(group) for group in grouped.values()]
+    return json_response(_page(rows, "vulnerabilities"))
+
+
+@blueprint.route("/v1/query/images/by_vulnerability", methods=["GET"])
+@handles_errors
+def query_images_by_vulnerability() -> object:
+    """List the images with a stored match of a vulnerability, with the affected packages."""
+    vuln_id = query_param(blueprint, "vulnerability_id")
+    if not vuln_id:
+        raise InvalidRequestError(
+            "query parameter vulnerability_id is missing; give a vulnerability id such as "
+            "CVE-2021-3177"
+        )
+    namespace = query_param(blueprint, "namespace") or None
+    package = query_param(blueprint, "affected_package") or None
+    severity = _severity_param()
+    vendor_only = query_bool(blueprint, "vendor_only", True)
+
+    def wanted(match: VulnMatch) -> bool:
+        return (
+            (namespace is None or match.namespace == namespace)
+            and (package is None or match.package_name == package)
+            and (severity is None or match.severity is severity)
+            and not (vendor_only and match.will_not_fix)
+        )
+
+    rows = []
+    for image, matches in get_services().store.find_images_by_vulnerability(vuln_id):
+        kept = [match for match in matches if wanted(match)]
+        if kept:
+            rows.append(
+                {
+                    "image": _image_reference(image),
+                    "affected_packages": [_affected_package(match) for match in kept],
+                }
+            )
+    return json_response(_page(rows, "images"))
+
+
+@blueprint.route("/v1/query/images/by_package", methods=["GET"])
+@handles_errors
+def query_images_by_package() -> object:
+    """List the analyzed images that contain a package, with its versions and locations."""
+    name = query_param(blueprint, "name")
+    if not name:
+        raise InvalidRequestError(
+            "query parameter name is missing; give a package name such as openssl"
+        )
+    package_type = query_param(blueprint, "package_type") or None
+    if package_type is not None:
+        package_type = STORED_PACKAGE_TYPES.get(package_type.lower(), package_type.lower())
+    version = query_param(blueprint, "version") or None
+    found = get_services().store.find_images_by_package(
+        name, package_type=package_type, version=version
+    )
+    rows = [
+        {
+            "image": _image_reference(image),
+            "packages": [
+                {"name": row.name, "version": row.version, "type": row.package_type,
+                 "path": row.location}
+                for row in packages
+            ],
+        }
+        for image, packages in found
+    ]
+    return json_response(_page(rows, "images"))
+
+
+def _list_param(name: str) -> list[str]:
+    """Return every value of a repeated query parameter, also splitting comma-separated ones."""
+    params = blueprint.current_request.query_params
+    if not params:
+        return []
+    values = params.getlist(name) if hasattr(params, "getlist") else [params.get(name)]
+    return [part.strip() for value in values if value for part in value.split(",") if part.strip()]
+
+
+def _severity_param() -> Severity | None:
+    text = query_param(blueprint, "severity")
+    if not text:
+        return None
+    for severity in Severity:
+        if severity.value.lower() == text.lower():
+            return severity
+    allowed = ", ".join(severity.value for severity in Severity)
+    raise InvalidRequestError(f"query parameter severity={text!r} is invalid; use one of {allowed}")
+
+
+def _page(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Return one page of `rows` in Anchore's paginated shape."""
+    page = _positive_int("page", 1)
+    limit = min(_positive_int("limit", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
+    start = (page - 1) * limit
+    selected = rows[start : start + limit]
+    return {
+        "page": str(page),
+        "next_page": str(page + 1) if start + limit < len(rows) else None,
+        "returned_count": len(selected),
+        key: selected,
+    }
+
+
+def _positive_int(name: str, default: int) -> int:
+    text = query_param(blueprint, name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InvalidRequestError(
+            f"query parameter {name}={text!r} is invalid; use a whole number from 1"
+        )
+    return value
+
+
+def _package_type(namespace: str) -> str:
+    family = namespace.partition(":")[0]
+    return DISTRO_PACKAGE_TYPES.get(family) or LANGUAGE_PACKAGE_TYPES.get(family, family)
+
+
+def _cvss(scores: list[CvssScore], major: str) -> dict[str, float]:
+    score = next((s for s in scores if s.version.startswith(major)), None)
+
+    def value(number: float | None) -> float:
+        return number if number is not None else -1.0
+
+    return {
+        "base_score": value(score.base_score if score else None),
+        "exploitability_score": value(score.exploitability_score if score else None),
+        "impact_score": value(score.impact_score if score else None),
+    }
+
+
+def _standalone_vulnerability(records: list[VulnRecord]) -> dict[str, Any]:
+    """Render the records of one id and namespace as one `StandaloneVulnerability`."""
+    first = records[0]
+    cve_ids = [alias for alias in [first.id, *first.aliases] if alias.startswith("CVE-")]
+    nvd_data = [
+        {"id": cve, "cvss_v2": _cvss(first.cvss, "2"), "cvss_v3": _cvss(first.cvss, "3")}
+        for cve in cve_ids
+    ]
+    return {
+        "id": first.id,
+        "namespace": first.namespace,
+        "severity": first.severity.value,
+        "link": first.link,
+        "description": first.summary or "",
+        "affected_packages": [
+            {
+                "name": record.package,
+                "version": _fixed_version(record),
+                "type": _package_type(record.namespace),
+                "will_not_fix": record.will_not_fix,
+            }
+            for record in records
+        ],
+        "nvd_data": nvd_data,
+        "vendor_data": [],
+        "references": [{"source": first.source, "url": first.link, "tags": []}]
+        if first.link
+        else [],
+    }
+
+
+def _fixed_version(record: VulnRecord) -> str:
+    """Return the record's first fixed version, or `*` when no fix is known."""
+    for affected_range in record.ranges:
+        for event in affected_range.events:
+            if event.fixed:
+                return event.fixed
+    return "*"
+
+
+def _image_reference(image: ImageRecord) -> dict[str, Any]:
+    return {
+        "digest": image.digest,
+        "imageDigest": image.digest,
+        "id": image.image_id,
+        "analyzed_at": timestamp(image.analyzed_at),
+        "tag_history": [
+            {
+                "fulltag": tag.fulltag,
+                "registry": tag.registry,
+                "repo": tag.repository,
+                "tag": tag.tag,
+                "tag_detected_at": timestamp(tag.tag_detected_at),
+            }
+            for tag in image.tags
+        ],
+    }
+
+
+def _affected_package(match: VulnMatch) -> dict[str, Any]:
+    return {
+        "name": match.package_name,
+        "version": match.package_version,
+        "type": _match_package_type(match.package_type),
+        "namespace": match.namespace,
+        "severity": match.severity.value,
+    }
+
+
+def _match_package_type(stored: str) -> str:
+    return {"apk": "APKG"}.get(stored, stored)
