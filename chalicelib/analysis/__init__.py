@@ -10,8 +10,14 @@ import logging
 import time
 from collections.abc import Sequence
 
-from chalicelib.analysis import apk, dpkg, java, npm, python, rpm
-from chalicelib.analysis.catalog import Cataloger, PathMatcher, ParseResult, run_catalogers
+from chalicelib.analysis import apk, binary, dpkg, golang, java, npm, python, rpm, rust
+from chalicelib.analysis.catalog import (
+    Cataloger,
+    ExecutableSummarizer,
+    PathMatcher,
+    ParseResult,
+    run_catalogers,
+)
 from chalicelib.analysis.distro import (
     DISTRO_PATHS,
     OS_RELEASE_PATHS,
@@ -89,6 +95,28 @@ CATALOGERS: tuple[Cataloger, ...] = (
         patterns=java.ARCHIVE_PATTERNS,
         tags=frozenset({"language", "java"}),
     ),
+    Cataloger(
+        id="go-module-binary-cataloger",
+        parser=golang.parse_go_binary,
+        patterns=(),
+        summarize=golang.summarize_go_binary,
+        tags=frozenset({"language", "go"}),
+    ),
+    Cataloger(
+        id="cargo-auditable-binary-cataloger",
+        parser=rust.parse_rust_binary,
+        patterns=(),
+        summarize=rust.summarize_rust_binary,
+        tags=frozenset({"language", "rust"}),
+    ),
+    Cataloger(
+        id="binary-classifier-cataloger",
+        parser=binary.parse_binary,
+        patterns=(),
+        summarize=binary.summarize_binary,
+        summary_patterns=binary.SUMMARY_PATTERNS,
+        tags=frozenset({"binary"}),
+    ),
 )
 
 
@@ -127,11 +155,14 @@ def analyze_image(
     diff_ids = _diff_ids(source)
     matcher = PathMatcher(CATALOGERS, extra_paths=(*DISTRO_PATHS, PASSWD_PATH))
     scanner = SecretScanner(options.secret_patterns)
+    summarizer = ExecutableSummarizer(CATALOGERS, options.max_executable_size)
     view = SquashedView(options.max_symlink_hops)
     layers: list[LayerInfo] = []
     problems: list[Unknown] = []
     for index, layer in enumerate(source.layers):
-        contents = _read_source_layer(source, layer, options, matcher, scanner, view)
+        contents = _read_source_layer(
+            source, layer, options, matcher, scanner, view, summarizer
+        )
         view.apply(contents)
         problems.extend(contents.unknowns)
         layers.append(
@@ -189,6 +220,7 @@ def _read_source_layer(
     matcher: PathMatcher,
     scanner: SecretScanner,
     view: SquashedView,
+    summarizer: ExecutableSummarizer,
 ) -> LayerContents:
     try:
         blob = source.open_layer(layer)
@@ -196,7 +228,13 @@ def _read_source_layer(
         raise LayerError(f"layer {layer.digest} could not be opened: {error}") from error
     try:
         return read_layer(
-            blob, layer.digest, options=options, wants=matcher, scanner=scanner, lower=view
+            blob,
+            layer.digest,
+            options=options,
+            wants=matcher,
+            scanner=scanner,
+            lower=view,
+            summarizer=summarizer,
         )
     finally:
         blob.close()

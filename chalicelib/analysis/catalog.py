@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -60,6 +61,13 @@ class ParseResult:
                     reason=f"more than {MAX_UNKNOWNS_PER_FILE} problems; the rest are not listed",
                 )
             )
+
+
+SUMMARY_PREFIX = b"\x00plimsoll-summary\n"
+"""Start of the kept content of a summarized file; JSON of the summaries by cataloger id follows.
+
+A parser of a cataloger with `summarize` receives this prefix and then the JSON of its own
+summary in place of the file's content."""
 
 
 class Parser(Protocol):
@@ -120,6 +128,12 @@ class Cataloger:
     """Globs of files that match `patterns` but are not package metadata."""
     tags: frozenset[str] = frozenset()
     """Selection tags: `os` or `language`, and the ecosystem."""
+    summarize: Callable[[str, bytes], object] | None = None
+    """Reduce a file to a JSON-serializable summary, or None when the file is not for this
+    cataloger. Files with an execute bit and files matching `summary_patterns` that no pattern
+    keeps are summarized while the layers stream (see `ExecutableSummarizer`)."""
+    summary_patterns: tuple[str, ...] = ()
+    """Globs of files summarized even without an execute bit, such as shared libraries."""
 
     @functools.cached_property
     def _parse_regex(self) -> re.Pattern[str] | None:
@@ -156,6 +170,47 @@ class PathMatcher:
         return self._regex is not None and self._regex.fullmatch(path) is not None
 
 
+class ExecutableSummarizer:
+    """Summarizes executables and `summary_patterns` files for the catalogers that read them.
+
+    Used as the layer reader's `summarizer`: each file is read whole, at most `max_size` bytes,
+    and only `SUMMARY_PREFIX` and the JSON of the non-empty summaries are kept.
+    """
+
+    def __init__(self, catalogers: Sequence[Cataloger], max_size: int) -> None:
+        """Summarize files for the `catalogers` that have `summarize`, up to `max_size` bytes."""
+        self._catalogers = [cataloger for cataloger in catalogers if cataloger.summarize]
+        self._regex = compile_globs(
+            pattern for cataloger in self._catalogers for pattern in cataloger.summary_patterns
+        )
+        self.max_size = max_size
+
+    def wants(self, path: str, mode: int, size: int) -> bool:
+        """Return True for executables and `summary_patterns` files of at most `max_size` bytes."""
+        if not self._catalogers or size > self.max_size or size < 4:
+            return False
+        if mode & 0o111:
+            return True
+        return self._regex is not None and self._regex.fullmatch(path) is not None
+
+    def __call__(self, path: str, content: bytes) -> bytes | None:
+        """Return the kept summary of the file at `path`, or None when no cataloger wants it."""
+        summaries: dict[str, object] = {}
+        for cataloger in self._catalogers:
+            assert cataloger.summarize is not None
+            try:
+                summary = cataloger.summarize(path, content)
+            # A summarizer runs inside the layer reader, where an error would void the analysis.
+            except Exception as error:  # noqa: BLE001
+                logger.exception("cataloger=%s failed to summarize %s", cataloger.id, path)
+                summary = {"error": f"{cataloger.id} failed: {error}"}
+            if summary is not None:
+                summaries[cataloger.id] = summary
+        if not summaries:
+            return None
+        return SUMMARY_PREFIX + json.dumps(summaries, separators=(",", ":")).encode()
+
+
 def run_catalogers(
     view: SquashedView, catalogers: Sequence[Cataloger], distro: Distro | None
 ) -> ParseResult:
@@ -168,8 +223,12 @@ def run_catalogers(
     context = ParseContext(distro=distro, read=view.read)
     result = ParseResult()
     for path in view.kept_paths():
+        summarized = (view.content(path) or b"").startswith(SUMMARY_PREFIX)
         for cataloger in catalogers:
-            if not cataloger.parses(path):
+            if summarized:
+                if cataloger.summarize is None:
+                    continue
+            elif not cataloger.parses(path):
                 continue
             found = _parse_file(cataloger, path, view.versions(path), context)
             result.packages.extend(found.packages)
@@ -206,6 +265,11 @@ def _parse_file(
 def _parse_safely(
     cataloger: Cataloger, path: str, content: bytes, context: ParseContext
 ) -> ParseResult:
+    if content.startswith(SUMMARY_PREFIX):
+        summaries = json.loads(content[len(SUMMARY_PREFIX) :])
+        if cataloger.id not in summaries:
+            return ParseResult()
+        content = SUMMARY_PREFIX + json.dumps(summaries[cataloger.id]).encode()
     try:
         result = cataloger.parser(path, content, context)
     # A parser bug or an unforeseen input must not void the analysis of the whole image.

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import posixpath
 from collections.abc import Callable
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from chalicelib.analysis.interface import FileEntry, FileType, SecretMatch, Unknown
 from chalicelib.analysis.options import AnalysisOptions
@@ -45,6 +45,22 @@ _TYPES = {
     BLOCK_DEVICE: FileType.BLOCK_DEVICE,
     FIFO: FileType.FIFO,
 }
+
+
+class Summarizer(Protocol):
+    """Reduces files that no glob names, such as executables, to the few bytes catalogers need.
+
+    The layer reader reads each file that `wants` accepts whole, calls the summarizer, and keeps
+    only the summary, so a 100 MB binary costs its size in memory only while it is summarized.
+    """
+
+    def wants(self, path: str, mode: int, size: int) -> bool:
+        """Return True when the regular file at `path` with `mode` and `size` is summarized."""
+        ...
+
+    def __call__(self, path: str, content: bytes) -> bytes | None:
+        """Return the summary to keep for `path`, or None to keep nothing."""
+        ...
 
 
 class LayerEntry:
@@ -130,17 +146,19 @@ def read_layer(
     wants: Callable[[str], bool],
     scanner: SecretScanner,
     lower: SquashedView | None = None,
+    summarizer: Summarizer | None = None,
 ) -> LayerContents:
     """Read the layer blob `blob` once and return what it writes and deletes.
 
     `wants(path)` decides, before a file is read, whether its content is kept for a cataloger.
     Files up to `options.secret_max_file_size` bytes are scanned by `scanner` while streaming and
     then dropped. `lower` is the view of the layers below, where hard links may point. The blob is
-    read to its end so that the source can verify its digest. Raises `LayerError` for a corrupt,
+    read to its end so that the source can verify its digest. Files that `summarizer` wants and
+no glob keeps are kept as their summaries. Raises `LayerError` for a corrupt,
     truncated or unsupported blob and for a layer over `max_layer_bytes` or `max_layer_entries`.
     """
     stream = LayerByteStream(blob, digest, options.max_layer_bytes, options.max_layer_entries)
-    reader = _LayerReader(stream, digest, options, wants, scanner, lower)
+    reader = _LayerReader(stream, digest, options, wants, scanner, lower, summarizer)
     reader.read_all()
     stream.drain()
     reader.contents.uncompressed_size = stream.total
@@ -163,7 +181,9 @@ class _LayerReader:
         wants: Callable[[str], bool],
         scanner: SecretScanner,
         lower: SquashedView | None,
+        summarizer: Summarizer | None = None,
     ) -> None:
+        self.summarizer = summarizer
         self.stream = stream
         self.digest = digest
         self.options = options
@@ -256,7 +276,12 @@ class _LayerReader:
                     "max_kept_file_size to catalog it",
                 )
             )
-        if keep or size <= _WHOLE_READ_SIZE or size <= options.secret_max_file_size:
+        summarizer = None
+        if not keep and self.summarizer is not None and self.summarizer.wants(
+            path, member.mode, size
+        ):
+            summarizer = self.summarizer
+        if keep or summarizer or size <= _WHOLE_READ_SIZE or size <= options.secret_max_file_size:
             data = stream.read(size)
             if len(data) < size:
                 raise LayerError(
@@ -266,6 +291,10 @@ class _LayerReader:
             sha256 = hashlib.sha256(data).hexdigest()
             if keep:
                 self.contents.kept[path] = data
+            elif summarizer is not None:
+                summary = summarizer(path, data)
+                if summary is not None:
+                    self.contents.kept[path] = summary
             if size <= options.secret_max_file_size:
                 matches = self.scanner.scan(path, data)
                 if matches:
@@ -307,6 +336,11 @@ class _LayerReader:
                     )
                 )
             else:
+                self.contents.kept[path] = content
+        elif self.summarizer is not None and self.summarizer.wants(path, member.mode, source.size):
+            # The target's summary, if it has one, describes this path's content too.
+            content = self._content_of(target, from_lower)
+            if content is not None:
                 self.contents.kept[path] = content
         matches = self._secrets_of(target, from_lower)
         if matches:

@@ -68,6 +68,9 @@ class AnalysisOptions:
     """Largest regular file, in bytes, that the secret scan reads (Anchore's `MAXFILESIZE`)."""
     max_kept_file_size: int = 32 * MIB
     """Largest file, in bytes, whose content is kept in memory for a cataloger."""
+    max_executable_size: int = 256 * MIB
+    """Largest executable, in bytes, read whole to find Go and Rust build info and version
+    strings. Only its summary is kept, so it takes memory only while it is summarized."""
     max_layer_bytes: int = 16 * GIB
     """Largest uncompressed size of one layer, in bytes."""
     max_layer_entries: int = 2_000_000
@@ -76,7 +79,12 @@ class AnalysisOptions:
     """Symbolic links followed while resolving one path before it counts as a loop."""
 
     def __post_init__(self) -> None:
-        for field in ("max_kept_file_size", "max_layer_bytes", "max_layer_entries"):
+        for field in (
+            "max_kept_file_size",
+            "max_executable_size",
+            "max_layer_bytes",
+            "max_layer_entries",
+        ):
             value = getattr(self, field)
             if value <= 0:
                 raise AnalysisError(f"analysis option {field}={value} must be positive")

@@ -1,0 +1,278 @@
+"""Go binary cataloger: the build info that the Go linker embeds in every module-aware binary.
+
+The build info starts with the 14-byte magic `\\xff Go buildinf:`, a pointer size and a flags
+byte, in the `.go.buildinfo` ELF section (or found by scanning Mach-O and PE files). Since Go
+1.18 the Go version and the module info follow the 32-byte header as varint-prefixed strings;
+older binaries store two pointers to Go string headers instead, which are resolved through the
+ELF program headers. The module info lists the main module (`mod`), dependencies (`dep`),
+replacements (`=>`) and build settings (`build`), as `go version -m` prints them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+
+from packageurl import PackageURL
+
+from chalicelib.analysis.binary import ElfFile, read_elf
+from chalicelib.analysis.catalog import SUMMARY_PREFIX, ParseContext, ParseResult
+from chalicelib.analysis.interface import Package, PackageType
+
+logger = logging.getLogger(__name__)
+
+BUILD_INFO_MAGIC = b"\xff Go buildinf:"
+_HEADER_SIZE = 32
+_FLAG_BIG_ENDIAN = 0x1
+_FLAG_INLINE = 0x2
+_MAX_STRING = 4 * 1024 * 1024
+"""Longest module info accepted; real ones are a few KB even with hundreds of dependencies."""
+# The linker wraps the module info in these 16-byte sentinels (cmd/go/internal/modload).
+_MODINFO_START = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")
+_MODINFO_END = bytes.fromhex("f932433186182072008242104116d8f2")
+
+
+class BuildInfoError(ValueError):
+    """The build info blob is present but cannot be decoded; the message says why."""
+
+
+@dataclasses.dataclass
+class Module:
+    """One module line of the build info."""
+
+    path: str
+    version: str = ""
+    sum: str = ""
+    replace: Module | None = None
+
+
+@dataclasses.dataclass
+class BuildInfo:
+    """The decoded build info of one Go binary."""
+
+    go_version: str
+    path: str = ""
+    """Package path of the main package, such as `github.com/org/tool/cmd/tool`."""
+    main: Module | None = None
+    deps: list[Module] = dataclasses.field(default_factory=list)
+    settings: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise BuildInfoError("truncated varint in the build info")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _inline_string(data: bytes, pos: int) -> tuple[bytes, int]:
+    length, pos = _varint(data, pos)
+    if length > _MAX_STRING or pos + length > len(data):
+        raise BuildInfoError(f"build info string of {length} bytes runs past the blob")
+    return data[pos : pos + length], pos + length
+
+
+def find_build_info(data: bytes) -> tuple[bytes, ElfFile | None] | None:
+    """Return the build info blob (from the magic on) and the parsed ELF file, or None.
+
+    Raises `ValueError` for an ELF file whose headers point outside it.
+    """
+    elf = read_elf(data)
+    if elf is not None:
+        section = elf.section_data(".go.buildinfo")
+        if section is not None and section.startswith(BUILD_INFO_MAGIC):
+            return section, elf
+    # Mach-O, PE and stripped ELF files: the blob is 16-byte aligned in the data segment.
+    pos = data.find(BUILD_INFO_MAGIC)
+    while pos >= 0 and pos % 16:
+        pos = data.find(BUILD_INFO_MAGIC, pos + 1)
+    if pos < 0:
+        return None
+    return data[pos : pos + 64 * 1024], elf
+
+
+def decode_build_info(blob: bytes, elf: ElfFile | None) -> tuple[str, str]:
+    """Return the Go version and the module info text of a build info blob.
+
+    Raises `BuildInfoError` when the blob is truncated or its pointers lead nowhere.
+    """
+    if len(blob) < _HEADER_SIZE:
+        raise BuildInfoError("build info header is truncated")
+    pointer_size = blob[14]
+    flags = blob[15]
+    if flags & _FLAG_INLINE:
+        version, pos = _inline_string(blob, _HEADER_SIZE)
+        modinfo, _ = _inline_string(blob, pos)
+    else:
+        if pointer_size not in (4, 8):
+            raise BuildInfoError(f"build info pointer size {pointer_size} is not 4 or 8")
+        if elf is None:
+            raise BuildInfoError("pointer-format build info is read only from ELF files")
+        order = "big" if flags & _FLAG_BIG_ENDIAN else "little"
+        version = _pointed_string(blob, 16, pointer_size, order, elf)
+        modinfo = _pointed_string(blob, 16 + pointer_size, pointer_size, order, elf)
+    if len(modinfo) >= 33 and modinfo[-17:-16] == b"\n":
+        modinfo = modinfo[16:-16]
+    elif modinfo.startswith(_MODINFO_START) and modinfo.endswith(_MODINFO_END):
+        modinfo = modinfo[16:-16]
+    return version.decode("utf-8", "replace"), modinfo.decode("utf-8", "replace")
+
+
+def _pointed_string(blob: bytes, at: int, size: int, order: str, elf: ElfFile) -> bytes:
+    """Read a Go string header (data pointer, length) that a pointer in `blob` points to."""
+    try:
+        address = int.from_bytes(blob[at : at + size], order)  # type: ignore[arg-type]
+        header = elf.read_address(address, 2 * size)
+        data = int.from_bytes(header[:size], order)  # type: ignore[arg-type]
+        length = int.from_bytes(header[size:], order)  # type: ignore[arg-type]
+        if length > _MAX_STRING:
+            raise BuildInfoError(f"build info string of {length} bytes is implausibly long")
+        return elf.read_address(data, length) if length else b""
+    except ValueError as error:
+        raise BuildInfoError(f"build info pointer leads nowhere: {error}") from error
+
+
+def parse_modinfo(go_version: str, text: str) -> BuildInfo:
+    """Parse module info text (`path`, `mod`, `dep`, `=>` and `build` lines)."""
+    info = BuildInfo(go_version=go_version)
+    last: Module | None = None
+    for line in text.splitlines():
+        kind, _, rest = line.partition("\t")
+        fields = rest.split("\t")
+        if kind == "path":
+            info.path = rest
+        elif kind in ("mod", "dep", "=>") and fields[0]:
+            module = Module(*fields[:3])
+            if kind == "mod":
+                info.main = module
+            elif kind == "dep":
+                info.deps.append(module)
+            elif last is not None:
+                last.replace = module
+                continue
+            last = module
+        elif kind == "build":
+            key, _, value = rest.partition("=")
+            if value.startswith('"'):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            info.settings[key] = value
+    return info
+
+
+def read_build_info(data: bytes) -> BuildInfo | None:
+    """Return the build info of a Go executable, or None when `data` has none.
+
+    Raises `BuildInfoError` when the build info is present but corrupt.
+    """
+    try:
+        found = find_build_info(data)
+    except ValueError as error:
+        raise BuildInfoError(f"invalid ELF headers: {error}") from error
+    if found is None:
+        return None
+    version, modinfo = decode_build_info(*found)
+    return parse_modinfo(version, modinfo)
+
+
+def summarize_go_binary(path: str, content: bytes) -> dict[str, str] | None:
+    """Summarize an executable for `parse_go_binary`: Go version and module info, or None."""
+    try:
+        found = find_build_info(content)
+        if found is None:
+            return None
+        version, modinfo = decode_build_info(*found)
+    except ValueError as error:
+        return {"error": f"Go build info not readable: {error}"}
+    return {"go_version": version, "modinfo": modinfo}
+
+
+def _purl(path: str, version: str) -> str:
+    namespace, _, name = path.rpartition("/")
+    return PackageURL(
+        type="golang", namespace=namespace or None, name=name, version=version or None
+    ).to_string()
+
+
+def parse_go_binary(location: str, content: bytes, context: ParseContext) -> ParseResult:
+    """Catalog the main module, dependencies and standard library of a Go binary.
+
+    `content` is a summary from `summarize_go_binary` after `SUMMARY_PREFIX`, or a whole file.
+    A replaced dependency is reported under its replacement, and the main module under the
+    version the linker stamped, `(devel)` before Go 1.24, as Syft 1.18 reports them.
+    """
+    result = ParseResult()
+    try:
+        if content.startswith(SUMMARY_PREFIX):
+            summary = json.loads(content[len(SUMMARY_PREFIX) :])
+            if "error" in summary:
+                result.add_unknown(location, str(summary["error"]))
+                return result
+            info = parse_modinfo(summary["go_version"], summary["modinfo"])
+        else:
+            found = read_build_info(content)
+            if found is None:
+                return result
+            info = found
+    except BuildInfoError as error:
+        result.add_unknown(location, f"Go build info not readable: {error}")
+        return result
+
+    common = {"go_compiled_version": info.go_version}
+    arch = info.settings.get("GOARCH")
+    if arch:
+        common["architecture"] = arch
+    if info.main is not None and info.main.path:
+        common["main_module"] = info.main.path
+        main = _package(location, info.main, common)
+        main.metadata["build_settings"] = info.settings
+        main.metadata["package_path"] = info.path
+        result.packages.append(main)
+    for dep in info.deps:
+        result.packages.append(_package(location, dep.replace or dep, common))
+    stdlib = _stdlib(location, info.go_version, common)
+    if stdlib is not None:
+        result.packages.append(stdlib)
+    return result
+
+
+def _package(location: str, module: Module, common: dict[str, str]) -> Package:
+    metadata: dict[str, object] = dict(common)
+    if module.sum:
+        metadata["h1_digest"] = module.sum
+    return Package(
+        name=module.path,
+        version=module.version,
+        type=PackageType.GO,
+        location=location,
+        purl=_purl(module.path, module.version),
+        metadata=metadata,
+    )
+
+
+def _stdlib(location: str, go_version: str, common: dict[str, str]) -> Package | None:
+    """Return the `stdlib` package that Syft adds for the Go version a binary was built with."""
+    # "go1.22.1 X:boringcrypto" names experiments after the version.
+    version = go_version.split()[0] if go_version.split() else ""
+    if not version.startswith("go"):
+        return None
+    bare = version.removeprefix("go")
+    return Package(
+        name="stdlib",
+        version=version,
+        type=PackageType.GO,
+        location=location,
+        purl=PackageURL(type="golang", name="stdlib", version=bare).to_string(),
+        cpes=[f"cpe:2.3:a:golang:go:{bare}:-:*:*:*:*:*:*"],
+        metadata=dict(common),
+    )
