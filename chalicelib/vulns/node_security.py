@@ -70,7 +70,9 @@ def parse_node_advisory(advisory: Any, location: str = "") -> VulnRecord:
     try:
         parse_range(affected, loose=True)
     except InvalidVersionError as error:
-        raise FeedError(f"Node security advisory {vuln_id} has an invalid range: {error}") from error
+        raise FeedError(
+            f"Node security advisory {vuln_id} has an invalid range: {error}"
+        ) from error
 
     scores = _cvss_scores(advisory)
     severity = severity_from_cvss(scores)

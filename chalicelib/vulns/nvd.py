@@ -142,7 +142,7 @@ def nvd_scores(cve_ids: Iterable[str], lookup: RecordLookup) -> dict[str, list[C
 
     Ids that are not CVE ids, and CVEs without NVD data, are absent from the result.
     """
-    wanted = sorted({cve_id for cve_id in cve_ids if cve_id.startswith("CVE-")})
-    if not wanted:
+    requested = sorted({cve_id for cve_id in cve_ids if cve_id.startswith("CVE-")})
+    if not requested:
         return {}
-    return {record.id: record.cvss for record in lookup(NVD_NAMESPACE, wanted)}
+    return {record.id: record.cvss for record in lookup(NVD_NAMESPACE, requested)}

@@ -78,7 +78,7 @@ PRIORITY_SEVERITIES: dict[str, Severity] = {
     "high": Severity.HIGH,
     "critical": Severity.CRITICAL,
 }
-"""Tracker priorities; `untriaged` and missing priorities map to Unknown."""
+"""Tracker priorities. `untriaged` and missing priorities map to Unknown."""
 
 AFFECTED_STATUSES = frozenset({"needed", "needs-triage", "active", "pending"})
 """Statuses of a release that is affected and has no released fix. `pending` names the version
