@@ -245,7 +245,9 @@ def parse_binary(location: str, content: bytes, context: ParseContext) -> ParseR
             type=PackageType.BINARY,
             location=location,
             purl=PackageURL(type="generic", name=classifier.package, version=version).to_string(),
-            cpes=[f"{prefix}:{version}{classifier.cpe_suffix}" for prefix in classifier.cpe_prefixes],
+            cpes=[
+                f"{prefix}:{version}{classifier.cpe_suffix}" for prefix in classifier.cpe_prefixes
+            ],
             metadata={"classifier": classifier.id},
         )
     )

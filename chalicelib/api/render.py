@@ -12,11 +12,18 @@ from chalicelib.vulns.interface import VulnMatch
 
 ACCOUNT = "admin"
 
-CONTENT_TYPES = ["os", "files", "npm", "gem", "python", "java", "binary", "go", "malware"]
+CONTENT_TYPES = ["os", "files", "npm", "gem", "python", "java", "binary", "go", "malware", "rust"]
 METADATA_TYPES = ["manifest", "docker_history", "dockerfile"]
 VULN_TYPES = ["os", "non-os", "all"]
 
-LANGUAGE_CONTENT_TYPES = {"python": PackageType.PYTHON, "npm": PackageType.NPM}
+LANGUAGE_CONTENT_TYPES = {
+    "python": PackageType.PYTHON,
+    "npm": PackageType.NPM,
+    "java": PackageType.JAVA,
+    "go": PackageType.GO,
+    "binary": PackageType.BINARY,
+    "rust": PackageType.RUST,
+}
 """Content types backed by a package type of the analysis; other language types are empty."""
 
 OS_TYPE_NAMES = {PackageType.DPKG: "dpkg", PackageType.APK: "APKG", PackageType.RPM: "rpm"}
@@ -121,6 +128,36 @@ def language_package(package: Package) -> dict:
     }
 
 
+def java_package(package: Package) -> dict:
+    """Render a row of `content/java`, with the manifest and pom.properties versions."""
+    metadata = package.metadata
+    archive = package.location.rsplit(":", 1)[-1]
+    extension = archive.rsplit(".", 1)[-1].upper() if "." in archive else "JAR"
+    row = language_package(package)
+    row.update(
+        {
+            "type": f"JAVA-{extension}",
+            "specification-version": metadata.get("specification-version") or "N/A",
+            "implementation-version": metadata.get("implementation-version") or "N/A",
+            "maven-version": metadata.get("maven-version") or "N/A",
+            "version": package.version or "N/A",
+            "origin": metadata.get("origin") or "N/A",
+            "metadata": {"pom.properties": metadata.get("pom_properties") or {}},
+        }
+    )
+    return row
+
+
+def binary_package(package: Package) -> dict:
+    """Render a row of `content/go`, `content/binary` and `content/rust`, with raw metadata."""
+    row = language_package(package)
+    row["origin"] = package.origin or "N/A"
+    if not package.licenses:
+        row["license"] = "N/A"
+    row["metadata"] = package.metadata
+    return row
+
+
 def file_row(entry: FileEntry) -> dict:
     """Render a row of `content/files`."""
     return {
@@ -144,7 +181,12 @@ def content(report: AnalysisReport, content_type: str) -> list[dict]:
     package_type = LANGUAGE_CONTENT_TYPES.get(content_type)
     if package_type is None:
         return []
-    return [language_package(p) for p in report.packages if p.type == package_type]
+    render_row = language_package
+    if package_type == PackageType.JAVA:
+        render_row = java_package
+    elif package_type in (PackageType.GO, PackageType.BINARY, PackageType.RUST):
+        render_row = binary_package
+    return [render_row(p) for p in report.packages if p.type == package_type]
 
 
 def metadata(record: ImageRecord, report: AnalysisReport, metadata_type: str) -> str:
