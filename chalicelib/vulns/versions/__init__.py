@@ -18,6 +18,7 @@ from chalicelib.vulns.interface import InvalidVersionError, VulnsError
 from chalicelib.vulns.versions.apk import ApkScheme, fuzzy_match
 from chalicelib.vulns.versions.deb import DebScheme
 from chalicelib.vulns.versions.gem import GemScheme
+from chalicelib.vulns.versions.gosemver import GoSemverScheme
 from chalicelib.vulns.versions.maven import MavenScheme
 from chalicelib.vulns.versions.npm import NpmRange, NpmScheme, outside, parse_range, satisfies
 from chalicelib.vulns.versions.pep440 import Pep440Scheme, parse_specifier, specifier_contains
@@ -29,6 +30,7 @@ __all__ = [
     "ApkScheme",
     "DebScheme",
     "GemScheme",
+    "GoSemverScheme",
     "InvalidVersionError",
     "MavenScheme",
     "NpmRange",
@@ -85,6 +87,7 @@ SCHEMES: tuple[VersionScheme, ...] = (
     RpmScheme(),
     GemScheme(),
     MavenScheme(),
+    GoSemverScheme(),
 )
 """Every version scheme, one instance each; `npm` is strict as node-semver is by default."""
 

@@ -17,6 +17,7 @@ ORDERED_PAIRS = {
     "rpm": ("1:1.0~rc1-1.el9", "1:1.0-1.el9"),
     "gem": ("1.0.0.rc1", "1.0.0"),
     "maven": ("1.0-rc1", "1.0"),
+    "gosemver": ("v1.0.0-rc.1", "v1.0.0"),
 }
 INVALID_VERSION = "not a version"
 
