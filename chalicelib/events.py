@@ -33,14 +33,19 @@ def handle_analysis_messages(event: SQSEvent) -> None:
 
 @blueprint.schedule(Rate(6, unit=Rate.HOURS))
 def scheduled_feed_sync(event: object) -> None:
-    """Sync the vulnerability feeds of `FEED_SOURCES` and match stored images again."""
+    """Sync the vulnerability feeds of `FEED_SOURCES` and match stored images again.
+
+    The sync stores its progress as `system.feeds.sync.*` events; an error that voids it is
+    logged and raised, so the scheduler records a failed invocation.
+    """
     if not get_services().settings.feed_sources:
         logger.info("scheduled feed sync skipped: FEED_SOURCES is empty")
         return
     result = sync_feeds(get_services())
     logger.info(
-        "scheduled feed sync done: groups=%d errors=%d seconds=%.1f",
+        "scheduled feed sync done: groups=%d errors=%d updated_images=%d seconds=%.1f",
         len(result.groups),
         len(result.errors),
+        result.updated_images,
         result.seconds,
     )

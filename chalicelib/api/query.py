@@ -123,8 +123,12 @@ def query_images_by_package() -> object:
         {
             "image": _image_reference(image),
             "packages": [
-                {"name": row.name, "version": row.version, "type": row.package_type,
-                 "path": row.location}
+                {
+                    "name": row.name,
+                    "version": row.version,
+                    "type": _match_package_type(row.package_type),
+                    "path": row.location,
+                }
                 for row in packages
             ],
         }
