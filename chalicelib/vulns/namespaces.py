@@ -30,6 +30,25 @@ LANGUAGE_ECOSYSTEMS: dict[str, str] = {
 RHEL_COMPATIBLE_DISTROS = frozenset({"rhel", "centos", "rocky", "almalinux", "fedora"})
 """Distro ids whose packages are matched against `rhel:<major>` records."""
 
+RPM_DISTRO_FAMILIES = frozenset(
+    {
+        "rhel",
+        "centos",
+        "rocky",
+        "almalinux",
+        "fedora",
+        "ol",
+        "amzn",
+        "sles",
+        "opensuse",
+        "opensuse-leap",
+        "opensuse-tumbleweed",
+        "mariner",
+        "azurelinux",
+    }
+)
+"""Namespace families (the part before `:`) of distros whose packages carry RPM versions."""
+
 _PEP503_SEPARATORS = re.compile(r"[-_.]+")
 _RELEASE_NUMBER = re.compile(r"^\d+\.\d+$")
 _SLES_RELEASE = re.compile(r"^Linux Enterprise Server (?P<major>\d+)(?: SP(?P<sp>\d+))?$")
@@ -146,15 +165,21 @@ def version_scheme_name(namespace: str, range_type: str = "ECOSYSTEM") -> str | 
     """Return the version scheme that orders versions of `namespace`, or None if none is known.
 
     `range_type` is the OSV range type: a `SEMVER` range always uses `semver`, whatever the
-    namespace. Distro namespaces use `deb` (Debian, Ubuntu) or `apk` (Alpine).
+    namespace. Distro namespaces use `deb` (Debian, Ubuntu), `apk` (Alpine) or `rpm` (the
+    families in `RPM_DISTRO_FAMILIES`).
     """
     if range_type == "SEMVER":
         return "semver"
     family = namespace.partition(":")[0]
+    if family in RPM_DISTRO_FAMILIES:
+        return "rpm"
     return {
         "debian": "deb",
         "ubuntu": "deb",
         "alpine": "apk",
         "pypi": "pep440",
         "npm": "npm",
+        "maven": "maven",
+        "rubygems": "gem",
+        "go": "gosemver",
     }.get(family)

@@ -6,11 +6,13 @@ import pytest
 
 from chalicelib.analysis.interface import Distro
 from chalicelib.vulns.namespaces import (
+    RPM_DISTRO_FAMILIES,
     normalize_package_name,
     osv_namespace,
     version_scheme_name,
     vuln_namespace,
 )
+from chalicelib.vulns.versions import get_scheme
 
 
 @pytest.mark.parametrize(
@@ -106,10 +108,32 @@ def test_vuln_namespace_without_distro() -> None:
         ("npm", "ECOSYSTEM", "npm"),
         ("go", "SEMVER", "semver"),
         ("npm", "SEMVER", "semver"),
-        ("maven", "ECOSYSTEM", None),
+        ("maven", "ECOSYSTEM", "maven"),
+        ("rubygems", "ECOSYSTEM", "gem"),
+        ("go", "ECOSYSTEM", "gosemver"),
+        ("rhel:9", "ECOSYSTEM", "rpm"),
+        ("rocky:9", "ECOSYSTEM", "rpm"),
+        ("ol:8", "ECOSYSTEM", "rpm"),
+        ("amzn:2023", "ECOSYSTEM", "rpm"),
+        ("sles:15.5", "ECOSYSTEM", "rpm"),
+        ("opensuse-leap:15.5", "ECOSYSTEM", "rpm"),
+        ("fedora:40", "ECOSYSTEM", "rpm"),
+        ("hex", "ECOSYSTEM", None),
     ],
 )
 def test_version_scheme_name_per_namespace(
     namespace: str, range_type: str, scheme: str | None
 ) -> None:
     assert version_scheme_name(namespace, range_type) == scheme
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    ["debian:12", "alpine:3.18", "pypi", "npm", "maven", "rubygems", "go"]
+    + [f"{family}:9" for family in sorted(RPM_DISTRO_FAMILIES)],
+)
+def test_version_scheme_name_is_registered(namespace: str) -> None:
+    name = version_scheme_name(namespace)
+
+    assert name is not None
+    assert get_scheme(name).name == name
