@@ -11,8 +11,10 @@ replacements (`=>`) and build settings (`build`), as `go version -m` prints them
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import logging
+import re
 
 from packageurl import PackageURL
 
@@ -31,6 +33,15 @@ _MAX_STRING = 4 * 1024 * 1024
 # The linker wraps the module info in these 16-byte sentinels (cmd/go/internal/modload).
 _MODINFO_START = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")
 _MODINFO_END = bytes.fromhex("f932433186182072008242104116d8f2")
+
+
+DEVEL = "(devel)"
+# Version flags such as `-X main.version=1.2.3` or `-X pkg/build.Tag=v1.2.3`, as Syft 1.18
+# recognizes them in `-ldflags`.
+_LDFLAGS_VERSION = (
+    re.compile(r"\.(?:[gG]it)?(?:[bB]uild)?[vV]ersion=(?:\S+/)*(?P<version>v?\d+.\d+.\d+[-\w]*)"),
+    re.compile(r"\.[tT]ag=(?:\S+/)*(?P<version>v?\d+.\d+.\d+[-\w]*)"),
+)
 
 
 class BuildInfoError(ValueError):
@@ -208,8 +219,9 @@ def parse_go_binary(location: str, content: bytes, context: ParseContext) -> Par
     """Catalog the main module, dependencies and standard library of a Go binary.
 
     `content` is a summary from `summarize_go_binary` after `SUMMARY_PREFIX`, or a whole file.
-    A replaced dependency is reported under its replacement, and the main module under the
-    version the linker stamped, `(devel)` before Go 1.24, as Syft 1.18 reports them.
+    A replaced dependency is reported under its replacement. A main module stamped `(devel)`
+    gets the version from `main_module_version` when the build settings give one, as Syft 1.18
+    reports it.
     """
     result = ParseResult()
     try:
@@ -235,6 +247,9 @@ def parse_go_binary(location: str, content: bytes, context: ParseContext) -> Par
     if info.main is not None and info.main.path:
         common["main_module"] = info.main.path
         main = _package(location, info.main, common)
+        if main.version in (DEVEL, ""):
+            main.version = main_module_version(info.settings) or main.version
+            main.purl = _purl(main.name, main.version)
         main.metadata["build_settings"] = info.settings
         main.metadata["package_path"] = info.path
         result.packages.append(main)
@@ -244,6 +259,31 @@ def parse_go_binary(location: str, content: bytes, context: ParseContext) -> Par
     if stdlib is not None:
         result.packages.append(stdlib)
     return result
+
+
+def main_module_version(settings: dict[str, str]) -> str | None:
+    """Return a version for a main module stamped `(devel)`, as Syft 1.18 derives one.
+
+    A version set with `-X ...version=` or `-X ...Tag=` in `-ldflags` comes first (with a `v`
+    prefix added); then a pseudo-version from `vcs.revision` and `vcs.time`. Returns None when
+    the settings have neither.
+    """
+    ldflags = settings.get("-ldflags", "")
+    for pattern in _LDFLAGS_VERSION:
+        found = pattern.search(ldflags)
+        if found is not None:
+            version = found.group("version")
+            return version if version.startswith("v") else "v" + version
+    revision = settings.get("vcs.revision", "")
+    stamp = settings.get("vcs.time", "")
+    if revision and stamp:
+        try:
+            when = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        utc = when.astimezone(datetime.timezone.utc)
+        return f"v0.0.0-{utc:%Y%m%d%H%M%S}-{revision[:12]}"
+    return None
 
 
 def _package(location: str, module: Module, common: dict[str, str]) -> Package:
