@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from chalicelib.cli import version_compare
+from chalicelib.cli import analyze, version_compare
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (version_compare,)
+SUBCOMMANDS: tuple[ModuleType, ...] = (analyze, version_compare)
 """Each module has `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`."""
 
 

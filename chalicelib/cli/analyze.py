@@ -1,0 +1,260 @@
+"""`plimsoll analyze SOURCE`: analyze an image or directory in process and print its packages.
+
+No service, database or queue is involved: the source is read, analyzed and written out in this
+process. Output is the analysis document (`json`), a package table (`table`) or an SBOM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, BinaryIO, TextIO
+
+from chalicelib.analysis import AnalysisError, analyze_image
+from chalicelib.analysis.interface import AnalysisReport, LayerRef, Package
+from chalicelib.analysis.sbom import FORMATS, SbomSubject, write_sbom
+from chalicelib.analysis.sbom.syft import PACKAGE_TYPES
+from chalicelib.cli.sources import SCHEMES, DockerClientFactory, SourceError, open_source
+
+logger = logging.getLogger(__name__)
+
+NAME = "analyze"
+HELP = (
+    "analyze an image or a directory in this process and print its packages as a table, the "
+    "analysis document or an SBOM"
+)
+OUTPUT_FORMATS = ("table", "json", *(sbom_format.name for sbom_format in FORMATS))
+
+_SOURCE_HELP = (
+    "the image or directory: "
+    + ", ".join(f"{scheme}:..." for scheme in SCHEMES)
+    + "; a bare value is read as a path (archive, layout or directory) if it exists, else as a "
+    "registry reference"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add SOURCE, `-o/--output`, `--platform` and `--file`."""
+    parser.add_argument("source", metavar="SOURCE", help=_SOURCE_HELP)
+    parser.add_argument(
+        "-o", "--output", choices=OUTPUT_FORMATS, default="table",
+        help="output format (default: table)",
+    )
+    parser.add_argument(
+        "--platform", metavar="OS/ARCH[/VARIANT]",
+        help="platform of a multi-platform image (default: linux/amd64); for an archive or a "
+        "Docker daemon image, the platform it must have",
+    )
+    parser.add_argument(
+        "--file", metavar="OUT", type=Path, help="write the output to OUT instead of standard output"
+    )
+
+
+def run(args: argparse.Namespace, docker_client_factory: DockerClientFactory | None = None) -> int:
+    """Analyze SOURCE and write the output; print an error and return 1 when that fails."""
+    progress = Progress(sys.stderr, enabled=sys.stderr.isatty())
+    try:
+        report, subject = analyze_source(
+            args.source, args.platform, progress, docker_client_factory
+        )
+        output = render(report, subject, args.output)
+    except (SourceError, AnalysisError) as error:
+        progress.clear()
+        print(f"plimsoll analyze: error: {error}", file=sys.stderr)
+        return 1
+    progress.finish(len(report.packages))
+    try:
+        _write(output, args.file)
+    except OSError as error:
+        print(
+            f"plimsoll analyze: error: writing {args.file} failed: {error}; give a writable path",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def analyze_source(
+    source: str,
+    platform: str | None = None,
+    progress: Progress | None = None,
+    docker_client_factory: DockerClientFactory | None = None,
+) -> tuple[AnalysisReport, SbomSubject]:
+    """Open and analyze `source` (a SOURCE argument) and return its report and SBOM subject.
+
+    Raises `SourceError` when the source cannot be opened and `AnalysisError` when it cannot be
+    analyzed, each with a message that names the source.
+    """
+    kwargs = {"docker_client_factory": docker_client_factory} if docker_client_factory else {}
+    opened = open_source(source, platform, **kwargs)
+    try:
+        watched = _WatchedSource(opened.source, progress) if progress else opened.source
+        try:
+            report = analyze_image(watched)
+        except AnalysisError as error:
+            raise AnalysisError(f"{source}: {error}") from error
+        except OSError as error:
+            raise AnalysisError(f"{source}: reading failed: {error}") from error
+    finally:
+        opened.close()
+    report.problems.extend(opened.problems)
+    return report, opened.subject
+
+
+def render(report: AnalysisReport, subject: SbomSubject, output: str) -> bytes:
+    """Return the report as `output`: `table`, `json` or an SBOM format name."""
+    if output == "table":
+        return package_table(report.packages).encode()
+    if output == "json":
+        return report.model_dump_json(indent=2).encode() + b"\n"
+    return write_sbom(report, output, subject)
+
+
+def package_table(packages: list[Package]) -> str:
+    """Return the packages as a table of NAME, VERSION and TYPE (Syft's package type)."""
+    if not packages:
+        return "No packages discovered\n"
+    rows = sorted(
+        {
+            (package.name, package.version, PACKAGE_TYPES.get(package.type, package.type.value))
+            for package in packages
+        }
+    )
+    header = ("NAME", "VERSION", "TYPE")
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(3)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _write(output: bytes, path: Path | None) -> None:
+    if path is None:
+        sys.stdout.buffer.write(output)
+        sys.stdout.flush()
+        return
+    path.write_bytes(output)
+
+
+class Progress:
+    """A one-line progress display: layers read, bytes read and, at the end, packages found.
+
+    It writes only when `enabled`, which `run` sets when standard error is a terminal, and
+    redraws at most every `interval` seconds.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        enabled: bool,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Draw on `stream` when `enabled`, at most once per `interval` seconds of `clock`."""
+        self.stream = stream
+        self.enabled = enabled
+        self.interval = interval
+        self._clock = clock
+        self._last_draw = float("-inf")
+        self.layers_total = 0
+        self.layers_done = 0
+        self.bytes_total = 0
+        self.bytes_read = 0
+        self._drawn = False
+
+    def start(self, layers: list[LayerRef]) -> None:
+        """Record the layers about to be read."""
+        self.layers_total = len(layers)
+        self.bytes_total = sum(layer.size for layer in layers)
+        self._draw(force=True)
+
+    def read(self, count: int) -> None:
+        """Record `count` more bytes read."""
+        self.bytes_read += count
+        self._draw()
+
+    def layer_done(self) -> None:
+        """Record that one more layer was read to its end."""
+        self.layers_done += 1
+        self._draw(force=True)
+
+    def finish(self, packages: int) -> None:
+        """Draw the final line with the number of packages found, and end it."""
+        if not self.enabled:
+            return
+        self._line(f"{self._summary()}, {packages} packages found\n")
+        self._drawn = False
+
+    def clear(self) -> None:
+        """End the current progress line, if any, so that a message can follow."""
+        if self.enabled and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+    def _summary(self) -> str:
+        text = f"layers {self.layers_done}/{self.layers_total}, {_mebibytes(self.bytes_read)}"
+        if self.bytes_total:
+            text += f" of {_mebibytes(self.bytes_total)}"
+        return text
+
+    def _draw(self, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = self._clock()
+        if not force and now - self._last_draw < self.interval:
+            return
+        self._last_draw = now
+        suffix = ", cataloging" if self.layers_total and self.layers_done == self.layers_total else ""
+        self._line(self._summary() + suffix)
+        self._drawn = True
+
+    def _line(self, text: str) -> None:
+        # Carriage return and erase-to-end-of-line redraw the line in place on a terminal.
+        self.stream.write(f"\r\x1b[K{text}")
+        self.stream.flush()
+
+
+def _mebibytes(count: int) -> str:
+    return f"{count / (1024 * 1024):.1f} MiB"
+
+
+class _WatchedSource:
+    """An `ImageSource` that reports the layers and bytes read to a `Progress`."""
+
+    def __init__(self, source: Any, progress: Progress) -> None:
+        self._source = source
+        self._progress = progress
+        self.manifest_digest: str = source.manifest_digest
+        self.manifest: dict = source.manifest
+        self.config: dict = source.config
+        self.layers: list[LayerRef] = source.layers
+        progress.start(self.layers)
+
+    def open_layer(self, layer: LayerRef) -> BinaryIO:
+        return _CountingStream(self._source.open_layer(layer), self._progress)  # type: ignore[return-value]
+
+
+class _CountingStream:
+    """A layer stream that counts the bytes read from it."""
+
+    def __init__(self, stream: IO[bytes], progress: Progress) -> None:
+        self._stream = stream
+        self._progress = progress
+        self._ended = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._progress.read(len(data))
+        if not data and size != 0 and not self._ended:
+            self._ended = True
+            self._progress.layer_done()
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
