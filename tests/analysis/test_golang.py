@@ -1,0 +1,235 @@
+"""Tests of the Go binary cataloger on ELF files built in the tests, and on a real Go binary."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chalicelib.analysis import CATALOGERS, analyze_image
+from chalicelib.analysis.catalog import ExecutableSummarizer, ParseContext, ParseResult
+from chalicelib.analysis.golang import (
+    BUILD_INFO_MAGIC,
+    main_module_version,
+    parse_go_binary,
+    read_build_info,
+)
+from chalicelib.analysis.interface import PackageType
+from tests.analysis.builders import file, image
+
+BASE_ADDRESS = 0x400000
+MODINFO_START = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")
+MODINFO_END = bytes.fromhex("f932433186182072008242104116d8f2")
+MODINFO = (
+    "path\tgithub.com/example/tool/cmd/tool\n"
+    "mod\tgithub.com/example/tool\t(devel)\t\n"
+    "dep\tgithub.com/google/uuid\tv1.6.0\th1:NIvaJDMOsjHA8n1jAhLSgzrAzy1Hgr+hNrb57e+94F0=\n"
+    "dep\tgolang.org/x/sys\tv0.1.0\th1:old=\n"
+    "=>\tgithub.com/fork/sys\tv0.2.0\th1:new=\n"
+    "build\t-compiler=gc\n"
+    'build\t-ldflags="-s -w"\n'
+    "build\tGOARCH=arm64\n"
+    "build\tGOOS=linux\n"
+)
+
+
+def elf(sections: dict[str, bytes], *, prefix: bytes = b"") -> bytes:
+    """Build a little-endian ELF64 file with `sections`, loaded whole at `BASE_ADDRESS`.
+
+    `prefix` is placed right after the headers, before the sections.
+    """
+    header_size, program_size = 64, 56
+    body = bytearray(prefix)
+    offsets = {}
+    names = bytearray(b"\x00")
+    name_offsets = {}
+    for name, data in {**sections, ".shstrtab": b""}.items():
+        name_offsets[name] = len(names)
+        names += name.encode() + b"\x00"
+    for name, data in sections.items():
+        while (header_size + program_size + len(body)) % 16:
+            body += b"\x00"
+        offsets[name] = header_size + program_size + len(body)
+        body += data
+    offsets[".shstrtab"] = header_size + program_size + len(body)
+    body += names
+    while len(body) % 8:
+        body += b"\x00"
+    shoff = header_size + program_size + len(body)
+    all_sections = [*sections, ".shstrtab"]
+    total = shoff + 64 * (len(all_sections) + 1)
+
+    out = bytearray(b"\x7fELF\x02\x01\x01" + b"\x00" * 9)
+    out += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, BASE_ADDRESS, header_size, shoff, 0,
+                       header_size, program_size, 1, 64, len(all_sections) + 1,
+                       len(all_sections))
+    out += struct.pack("<IIQQQQQQ", 1, 5, 0, BASE_ADDRESS, BASE_ADDRESS, total, total, 0x1000)
+    out += body
+    out += b"\x00" * 64
+    for name in all_sections:
+        size = len(names) if name == ".shstrtab" else len(sections[name])
+        address = BASE_ADDRESS + offsets[name]
+        out += struct.pack("<IIQQQQIIQQ", name_offsets[name], 1, 0, address, offsets[name], size,
+                           0, 0, 1, 0)
+    return bytes(out)
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def inline_blob(version: str = "go1.22.1", modinfo: str = MODINFO) -> bytes:
+    """The Go 1.18+ build info: header, then varint-prefixed version and module info."""
+    header = BUILD_INFO_MAGIC + bytes([8, 2])
+    header += b"\x00" * (32 - len(header))
+    wrapped = MODINFO_START + modinfo.encode() + MODINFO_END
+    return header + varint(len(version)) + version.encode() + varint(len(wrapped)) + wrapped
+
+
+def pointer_format_binary(version: str = "go1.16.15", modinfo: str = MODINFO) -> bytes:
+    """A pre-1.18 binary: the header points to Go string headers elsewhere in the file."""
+    wrapped = MODINFO_START + modinfo.encode() + MODINFO_END
+    # Layout after the ELF and program headers: strings, then string headers, then the blob.
+    start = BASE_ADDRESS + 64 + 56
+    version_at = start
+    modinfo_at = version_at + len(version)
+    headers_at = modinfo_at + len(wrapped)
+    string_headers = struct.pack("<QQQQ", version_at, len(version), modinfo_at, len(wrapped))
+    data = version.encode() + wrapped + string_headers
+    padding = b"\x00" * (-(len(data)) % 16)
+    blob = BUILD_INFO_MAGIC + bytes([8, 0])
+    blob += struct.pack("<QQ", headers_at, headers_at + 16)
+    return elf({".go.buildinfo": blob}, prefix=data + padding)
+
+
+def parse(content: bytes, location: str = "/usr/bin/tool") -> ParseResult:
+    return parse_go_binary(location, content, ParseContext(None, {}.get))
+
+
+def by_name(result: ParseResult) -> dict[str, tuple[str, str | None]]:
+    return {package.name: (package.version, package.purl) for package in result.packages}
+
+
+def test_golang_inline_build_info() -> None:
+    result = parse(elf({".text": b"\x90" * 64, ".go.buildinfo": inline_blob()}))
+    packages = by_name(result)
+    assert result.unknowns == []
+    assert packages["github.com/example/tool"] == (
+        "(devel)", "pkg:golang/github.com/example/tool@%28devel%29"
+    )
+    assert packages["github.com/google/uuid"] == ("v1.6.0", "pkg:golang/github.com/google/uuid@v1.6.0")
+    assert packages["stdlib"] == ("go1.22.1", "pkg:golang/stdlib@1.22.1")
+    assert all(package.type is PackageType.GO for package in result.packages)
+    assert all(package.location == "/usr/bin/tool" for package in result.packages)
+
+
+def test_golang_replacement_replaces_dependency() -> None:
+    packages = by_name(parse(elf({".go.buildinfo": inline_blob()})))
+    assert "golang.org/x/sys" not in packages
+    assert packages["github.com/fork/sys"] == ("v0.2.0", "pkg:golang/github.com/fork/sys@v0.2.0")
+
+
+def test_golang_metadata_fields() -> None:
+    result = parse(elf({".go.buildinfo": inline_blob()}))
+    main = next(p for p in result.packages if p.name == "github.com/example/tool")
+    uuid = next(p for p in result.packages if p.name == "github.com/google/uuid")
+    stdlib = next(p for p in result.packages if p.name == "stdlib")
+    assert main.metadata["build_settings"]["-ldflags"] == "-s -w"
+    assert main.metadata["architecture"] == "arm64"
+    assert main.metadata["package_path"] == "github.com/example/tool/cmd/tool"
+    assert uuid.metadata["h1_digest"] == "h1:NIvaJDMOsjHA8n1jAhLSgzrAzy1Hgr+hNrb57e+94F0="
+    assert uuid.metadata["go_compiled_version"] == "go1.22.1"
+    assert stdlib.cpes == ["cpe:2.3:a:golang:go:1.22.1:-:*:*:*:*:*:*"]
+
+
+def test_golang_pointer_format_build_info() -> None:
+    packages = by_name(parse(pointer_format_binary()))
+    assert packages["stdlib"] == ("go1.16.15", "pkg:golang/stdlib@1.16.15")
+    assert packages["github.com/google/uuid"][0] == "v1.6.0"
+
+
+def test_golang_build_info_found_without_sections() -> None:
+    # Mach-O and PE files are not parsed; the aligned magic is found by scanning.
+    content = b"\xcf\xfa\xed\xfe" + b"\x00" * 28 + inline_blob() + b"\x00" * 100
+    info = read_build_info(content)
+    assert info is not None
+    assert info.go_version == "go1.22.1"
+    assert info.main is not None
+    assert info.main.path == "github.com/example/tool"
+
+
+def test_golang_not_a_go_binary() -> None:
+    result = parse(elf({".text": b"\x90" * 64}))
+    assert result.packages == []
+    assert result.unknowns == []
+
+
+def test_golang_truncated_blob_is_unknown() -> None:
+    blob = inline_blob()[:40]
+    result = parse(elf({".go.buildinfo": blob}))
+    assert result.packages == []
+    assert "Go build info not readable" in result.unknowns[0].reason
+
+
+def test_golang_bad_pointer_is_unknown() -> None:
+    blob = BUILD_INFO_MAGIC + bytes([8, 0]) + struct.pack("<QQ", 0xDEAD0000, 0xDEAD0010)
+    result = parse(elf({".go.buildinfo": blob}))
+    assert result.packages == []
+    assert "pointer leads nowhere" in result.unknowns[0].reason
+
+
+def test_golang_main_version_from_ldflags() -> None:
+    settings = {"-ldflags": "-w -s -X main.version=1.18.1 -X main.gitCommit=abc"}
+    assert main_module_version(settings) == "v1.18.1"
+    assert main_module_version({"-ldflags": "-X github.com/a/b/internal.Tag=v2.0.1"}) == "v2.0.1"
+
+
+def test_golang_main_version_from_vcs() -> None:
+    settings = {
+        "vcs.revision": "5e16e5031a13f8a11057feb8544decebfc43b4ed",
+        "vcs.time": "2024-12-13T18:30:11Z",
+    }
+    assert main_module_version(settings) == "v0.0.0-20241213183011-5e16e5031a13"
+    assert main_module_version({"-ldflags": "-s -w"}) is None
+
+
+def test_golang_summary_parses_like_binary() -> None:
+    content = elf({".go.buildinfo": inline_blob()})
+    summarizer = ExecutableSummarizer(CATALOGERS, 1 << 20)
+    summary = summarizer("/usr/bin/tool", content)
+    assert summary is not None
+    assert len(summary) < len(content)
+    direct = image([file("usr/bin/tool", content, mode=0o755)])
+    report = analyze_image(direct)
+    found = {(p.name, p.version) for p in report.packages if p.type is PackageType.GO}
+    assert found == {(p.name, p.version) for p in parse(content).packages}
+
+
+def test_golang_binary_without_execute_bit_is_skipped() -> None:
+    report = analyze_image(image([file("srv/tool", elf({".go.buildinfo": inline_blob()}))]))
+    assert [p for p in report.packages if p.type is PackageType.GO] == []
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolchain (go) is not installed")
+def test_golang_real_binary(tmp_path: Path) -> None:
+    (tmp_path / "go.mod").write_text("module example.com/hello\n\ngo 1.18\n")
+    (tmp_path / "main.go").write_text('package main\n\nfunc main() { println("hello") }\n')
+    subprocess.run(
+        ["go", "build", "-o", "hello", "."], cwd=tmp_path, check=True, capture_output=True,
+        env={"PATH": "/usr/bin:/bin:/usr/local/go/bin", "HOME": str(tmp_path),
+             "GOFLAGS": "-mod=mod", "GOPROXY": "off", "CGO_ENABLED": "0"},
+    )
+    packages = by_name(parse((tmp_path / "hello").read_bytes()))
+    assert "example.com/hello" in packages
+    assert packages["stdlib"][0].startswith("go1.")
