@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     scheme = get_scheme(args.scheme)
     failed = False
     for number, line in enumerate(sys.stdin, start=1):
-        line = line.rstrip("\n")
+        line = line.removesuffix("\n").removesuffix("\r")
         left, sep, right = line.partition("\t")
         if not sep:
             print(f"error: line {number} has no TAB between the two versions: {line!r}")
