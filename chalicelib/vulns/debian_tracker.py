@@ -61,8 +61,9 @@ NOT_AFFECTED_VERSION = "0"
 """A JSON `fixed_version` that means the release was never affected."""
 
 WILL_NOT_FIX_NOTES = frozenset({"no-dsa", "ignored", "postponed", "end-of-life"})
-"""List states and JSON `nodsa_reason` values that mean Debian will not ship a security fix for
-the release: the record is kept, with no fixed version and `will_not_fix` set."""
+"""Advisory list states that mean Debian will not ship a security fix for the release. The record
+is kept, with no fixed version and `will_not_fix` set. In the JSON export, an unfixed release
+with a `nodsa` field means the same."""
 
 TRACKER_LINK = "https://security-tracker.debian.org/tracker/{id}"
 
@@ -100,9 +101,10 @@ def parse_tracker_json(document: Any, location: str = "") -> list[VulnRecord]:
 
     A release with `fixed_version` `0` is not affected and gives no record. A release with
     status `open` is affected with no fix: the record has only `introduced: 0`, and it is marked
-    `will_not_fix` when its `nodsa_reason` is `ignored` or `postponed`. Releases with unknown
-    codenames are skipped. Raises `FeedError` naming the location when the document is not a
-    JSON object of source packages.
+    `will_not_fix` when it has a `nodsa` field (no security update planned). Releases with
+    status `undetermined` or an unknown codename are skipped, and so are ids that are not CVE
+    ids (`TEMP-...` placeholders for issues without one). Raises `FeedError` naming the location
+    when the document is not a JSON object of source packages.
     """
     if not isinstance(document, dict):
         raise FeedError(
@@ -115,7 +117,8 @@ def parse_tracker_json(document: Any, location: str = "") -> list[VulnRecord]:
             logger.warning("skipped Debian package %s in %s: not an object", package, location)
             continue
         for vuln_id, issue in issues.items():
-            records.extend(_issue_records(str(package), str(vuln_id), issue))
+            if str(vuln_id).startswith("CVE-"):
+                records.extend(_issue_records(str(package), str(vuln_id), issue))
     return records
 
 
@@ -133,11 +136,13 @@ def _issue_records(package: str, vuln_id: str, issue: Any) -> Iterator[VulnRecor
         if fixed == NOT_AFFECTED_VERSION:
             continue
         status = str(state.get("status") or "")
+        if status == "undetermined":
+            # The tracker has not yet decided whether the release is affected.
+            continue
         if status == "resolved" and fixed is None:
             # Resolved without a version happens for packages removed from the release.
             continue
-        reason = str(state.get("nodsa_reason") or "").strip().lower()
-        will_not_fix = fixed is None and reason in WILL_NOT_FIX_NOTES
+        will_not_fix = fixed is None and "nodsa" in state
         severity = urgency_severity(state.get("urgency"))
         yield VulnRecord(
             id=vuln_id,

@@ -153,7 +153,7 @@ def test_tracker_json_not_affected_and_open(feeds_dir: Path) -> None:
     assert fixed_version(fixed) == "3.0.12-1"
 
 
-def test_tracker_json_nodsa_reason_will_not_fix() -> None:
+def test_tracker_json_nodsa_will_not_fix() -> None:
     # Hand-made: the samples carry no `nodsa` fields, which the live export has.
     document = {
         "foo": {
@@ -166,14 +166,19 @@ def test_tracker_json_nodsa_reason_will_not_fix() -> None:
                         "nodsa_reason": "ignored",
                     },
                     "bullseye": {"status": "open", "urgency": "low", "nodsa": "Minor issue"},
+                    "buster": {"status": "open", "urgency": "low"},
+                    "trixie": {"status": "undetermined", "urgency": "low"},
                 }
-            }
+            },
+            "TEMP-0000000-1A2B3C": {"releases": {"bookworm": {"status": "open"}}},
         }
     }
     records = parse_tracker_json(document, "hand-made")
 
+    assert [r.namespace for r in records] == ["debian:12", "debian:11", "debian:10"]
     assert find(records, "CVE-2023-0002", "debian:12", "foo").will_not_fix
-    assert not find(records, "CVE-2023-0002", "debian:11", "foo").will_not_fix
+    assert find(records, "CVE-2023-0002", "debian:11", "foo").will_not_fix
+    assert not find(records, "CVE-2023-0002", "debian:10", "foo").will_not_fix
 
 
 def test_tracker_json_empty_releases_skipped(json_records: list[VulnRecord]) -> None:
