@@ -266,14 +266,14 @@ class _LayerReader:
             )
 
         keep = self.wants(path)
-        if keep and size > options.max_kept_file_size:
+        limit, option = options.kept_size_limit(path) if keep else (0, "")
+        if keep and size > limit:
             keep = False
             self.contents.unknowns.append(
                 Unknown(
                     location=path,
-                    reason=f"file is {size} bytes, over the limit of "
-                    f"{options.max_kept_file_size} bytes kept for catalogers; raise "
-                    "max_kept_file_size to catalog it",
+                    reason=f"file is {size} bytes, over the limit of {limit} bytes kept for "
+                    f"catalogers; raise {option} to catalog it",
                 )
             )
         summarizer = None

@@ -52,6 +52,8 @@ DEFAULT_SECRET_PATTERNS: tuple[SecretPattern, ...] = (
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+RPM_DATABASE_SUFFIXES = ("/rpm/Packages", "/rpm/Packages.db", "/rpm/rpmdb.sqlite")
+"""Ends of the paths that `max_kept_rpmdb_size` applies to."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +70,11 @@ class AnalysisOptions:
     """Largest regular file, in bytes, that the secret scan reads (Anchore's `MAXFILESIZE`)."""
     max_kept_file_size: int = 32 * MIB
     """Largest file, in bytes, whose content is kept in memory for a cataloger."""
+    max_kept_rpmdb_size: int = 256 * MIB
+    """Largest rpm package database (`rpm/Packages`, `rpm/Packages.db`, `rpm/rpmdb.sqlite`), in
+    bytes, whose content is kept. A RHEL 8 package header takes tens of KB (libuuid's 77 KB),
+    so the BerkeleyDB `Packages` of an image with a thousand packages can pass
+    `max_kept_file_size`, and an image whose database is not kept has no rpm packages."""
     max_executable_size: int = 256 * MIB
     """Largest executable, in bytes, read whole to find Go and Rust build info and version
     strings. Only its summary is kept, so it takes memory only while it is summarized."""
@@ -78,9 +85,17 @@ class AnalysisOptions:
     max_symlink_hops: int = 40
     """Symbolic links followed while resolving one path before it counts as a loop."""
 
+    def kept_size_limit(self, path: str) -> tuple[int, str]:
+        """Return the largest size, in bytes, of the file at `path` whose content is kept, and
+        the name of the option that sets it."""
+        if path.endswith(RPM_DATABASE_SUFFIXES):
+            return self.max_kept_rpmdb_size, "max_kept_rpmdb_size"
+        return self.max_kept_file_size, "max_kept_file_size"
+
     def __post_init__(self) -> None:
         for field in (
             "max_kept_file_size",
+            "max_kept_rpmdb_size",
             "max_executable_size",
             "max_layer_bytes",
             "max_layer_entries",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.analysis import analyze_image
+from chalicelib.analysis import AnalysisOptions, analyze_image
 from chalicelib.analysis.catalog import ParseContext, ParseResult
 from chalicelib.analysis.interface import Distro, Package, PackageType
 from chalicelib.analysis.rpm import MANIFEST_PATH, parse_rpm_manifest, parse_rpmdb
@@ -59,7 +59,7 @@ def test_rpm_mariner_sqlite_packages(mariner_db: bytes) -> None:
     assert sqlite.metadata["source_rpm"] == "sqlite-3.34.1-2.cm2.src.rpm"
 
 
-def test_rpm_mariner_epoch_in_metadata_and_purl(mariner_db: bytes) -> None:
+def test_rpm_epoch_in_metadata_and_purl(mariner_db: bytes) -> None:
     tools = by_name(parse(mariner_db))["ca-certificates-tools"]
 
     assert tools.version == "2.0.0-1.cm2"
@@ -256,3 +256,26 @@ def test_rpm_analyze_sysimage_database(shared_dir: Path) -> None:
     assert {package.location for package in report.packages} == {
         "/usr/lib/sysimage/rpm/Packages.db"
     }
+
+
+def test_rpm_database_kept_over_file_limit(shared_dir: Path) -> None:
+    content = (shared_dir / RPM_FIXTURES / "libuuid/Packages").read_bytes()
+    source = image(
+        [file("var/lib/rpm/Packages", content), file("var/lib/dpkg/status", "x" * 2000)]
+    )
+    options = AnalysisOptions(max_kept_file_size=1000)
+    report = analyze_image(source, options=options)
+
+    assert [package.name for package in report.packages] == ["libuuid"]
+    assert [problem.location for problem in report.problems] == ["/var/lib/dpkg/status"]
+    assert "raise max_kept_file_size" in report.problems[0].reason
+
+
+def test_rpm_database_over_its_own_limit(shared_dir: Path) -> None:
+    content = (shared_dir / RPM_FIXTURES / "libuuid/Packages").read_bytes()
+    source = image([file("usr/lib/sysimage/rpm/Packages", content)])
+    report = analyze_image(source, options=AnalysisOptions(max_kept_rpmdb_size=1000))
+
+    assert report.packages == []
+    assert len(report.problems) == 1
+    assert "raise max_kept_rpmdb_size" in report.problems[0].reason

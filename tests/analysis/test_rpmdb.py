@@ -172,7 +172,7 @@ def test_header_integers_past_store() -> None:
         header.get(Tag.FILESIZES)
 
 
-def test_rpm_header_without_version_is_unknown(sle_db: bytes) -> None:
+def test_rpm_header_without_version_is_unknown() -> None:
     blob = build_header([string_entry(Tag.NAME, "broken")])
     connection = sqlite3.connect(":memory:")
     connection.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL)")
