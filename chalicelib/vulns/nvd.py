@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.vulns.cvss import parse_cvss_vector, severity_from_cvss
 from chalicelib.vulns.interface import CvssScore, FeedError, VulnRecord
+from chalicelib.vulns.matcher import RecordLookup
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +30,6 @@ METRIC_KEYS = (
     ("cvssMetricV2", "2.0"),
 )
 """Metric lists of a CVE and the CVSS version of their scores."""
-
-RecordLookup = Callable[[str, list[str]], list[VulnRecord]]
-"""`lookup(namespace, names)`, as the store's `find_vuln_records` provides it."""
 
 NVD_LINK = "https://nvd.nist.gov/vuln/detail/{id}"
 

@@ -6,13 +6,21 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.analysis.interface import Distro, Package, PackageType
 from chalicelib.vulns.debian_tracker import (
     parse_advisory_list,
     parse_debian_tracker,
     parse_tracker_json,
     urgency_severity,
 )
-from chalicelib.vulns.interface import FeedError, RangeEvent, Severity, VulnRecord
+from chalicelib.vulns.interface import (
+    AffectedRange,
+    FeedError,
+    RangeEvent,
+    Severity,
+    VulnRecord,
+)
+from chalicelib.vulns.matcher import RecordLookup, match_packages
 from chalicelib.vulns.sources import FeedReadStats, FeedSource, iter_records
 
 
@@ -214,3 +222,60 @@ def test_debian_tracker_source_reads_lists(tracker_dir: Path) -> None:
     assert stats.files_read == 3
     assert stats.files_failed == 0
     assert len(records) == 5420 + 3535 + 208
+
+
+def redis_package(version: str) -> Package:
+    return Package(
+        name="redis-server",
+        version=version,
+        type=PackageType.DPKG,
+        location="/var/lib/dpkg/status",
+        source_name="redis",
+        source_version=version,
+    )
+
+
+def lookup_in(records: list[VulnRecord]) -> RecordLookup:
+    def lookup(namespace: str, names: list[str]) -> list[VulnRecord]:
+        return [r for r in records if r.namespace == namespace and r.package in names]
+
+    return lookup
+
+
+def test_match_dsa_by_source_package(dsa_records: list[VulnRecord]) -> None:
+    stretch = Distro(id="debian", version_id="9")
+    lookup = lookup_in(dsa_records)
+
+    [match] = match_packages([redis_package("3:3.2.6-3+deb9u2")], stretch, lookup)
+    assert match.vuln_id == "DSA-4480-1"
+    assert match.fixed_in == ["3:3.2.6-3+deb9u3"]
+    assert match.namespace == "debian:9"
+    assert match.package_name == "redis-server"
+    assert match_packages([redis_package("3:3.2.6-3+deb9u3")], stretch, lookup) == []
+
+
+def test_match_dsa_reported_once_with_cves(dsa_records: list[VulnRecord]) -> None:
+    # Hand-made tracker records of the DSA's two CVEs: the tracker JSON sample has no redis.
+    cve_records = [
+        VulnRecord(
+            id=cve_id,
+            namespace="debian:9",
+            package="redis",
+            severity=Severity.HIGH,
+            severity_from_vendor=True,
+            ranges=[
+                AffectedRange(
+                    type="ECOSYSTEM",
+                    events=[RangeEvent(introduced="0"), RangeEvent(fixed="3:3.2.6-3+deb9u3")],
+                )
+            ],
+            source="debian-tracker",
+        )
+        for cve_id in ("CVE-2019-10192", "CVE-2019-10193")
+    ]
+    stretch = Distro(id="debian", version_id="9")
+    lookup = lookup_in(dsa_records + cve_records)
+
+    matches = match_packages([redis_package("3:3.2.6-3+deb9u2")], stretch, lookup)
+
+    assert [match.vuln_id for match in matches] == ["CVE-2019-10192", "CVE-2019-10193"]

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.analysis.interface import Distro, Package, PackageType
 from chalicelib.vulns.interface import FeedError, RangeEvent, Severity, VulnRecord
+from chalicelib.vulns.matcher import match_packages
 from chalicelib.vulns.sources import FeedReadStats, FeedSource, iter_records
 from chalicelib.vulns.ubuntu_tracker import parse_ubuntu_tracker
 
@@ -134,3 +136,27 @@ def test_ubuntu_without_priority_unknown(samples_dir: Path) -> None:
 def test_ubuntu_file_without_candidate_rejected() -> None:
     with pytest.raises(FeedError, match="has no `Candidate:` field"):
         parse_ubuntu_tracker("CVE-2020-0001", b"Priority: low\n\nbionic_foo: needed\n")
+
+
+def test_match_ubuntu_tracker_records(tracker_dir: Path) -> None:
+    records = parse_file(tracker_dir / "active" / "CVE-2009-3560")
+
+    def lookup(namespace: str, names: list[str]) -> list[VulnRecord]:
+        return [r for r in records if r.namespace == namespace and r.package in names]
+
+    bionic = Distro(id="ubuntu", version_id="18.04")
+
+    def libexpat(version: str) -> Package:
+        return Package(
+            name="libexpat1",
+            version=version,
+            type=PackageType.DPKG,
+            location="/var/lib/dpkg/status",
+            source_name="expat",
+        )
+
+    [match] = match_packages([libexpat("2.0.1-7")], bionic, lookup)
+    assert match.vuln_id == "CVE-2009-3560"
+    assert match.fixed_in == ["2.0.1-7ubuntu1"]
+    assert match.namespace == "ubuntu:18.04"
+    assert match_packages([libexpat("2.2.5-3ubuntu0.2")], bionic, lookup) == []
