@@ -112,7 +112,7 @@ CATALOGERS: tuple[Cataloger, ...] = (
     Cataloger(
         id="binary-classifier-cataloger",
         parser=binary.parse_binary,
-        patterns=(),
+        patterns=binary.PATTERNS,
         summarize=binary.summarize_binary,
         summary_patterns=binary.SUMMARY_PATTERNS,
         tags=frozenset({"binary"}),

@@ -194,6 +194,8 @@ CLASSIFIERS: tuple[Classifier, ...] = (
 
 # Shared libraries have no execute bit in most distributions, so they are named by glob.
 SUMMARY_PATTERNS = ("**/libpython*.so*", "**/libssl.so*", "**/libcrypto.so*")
+# Distro detection keeps `/bin/busybox` whole, so it is never summarized and is parsed as is.
+PATTERNS = ("**/busybox",)
 
 
 def classify(path: str, content: bytes) -> dict[str, str] | None:
