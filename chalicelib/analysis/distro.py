@@ -19,11 +19,17 @@ DISTRO_PATHS = (
     "/etc/redhat-release",
     "/etc/lsb-release",
     "/etc/centos-release",
+    "/etc/system-release",
+    "/etc/mariner-release",
+    "/etc/SuSE-release",
     *BUSYBOX_PATHS,
 )
 """Files whose content distro detection reads; the analysis keeps them while streaming."""
 
 _RELEASE_VERSION = re.compile(r"release\s+(\d+(?:\.\d+)*)", re.IGNORECASE)
+# `CBL-Mariner 2.0.20220527`: os-release of the same image has VERSION_ID="2.0".
+_MARINER_VERSION = re.compile(r"Mariner\s+(\d+\.\d+)")
+_SUSE_FIELD = re.compile(r"^(VERSION|PATCHLEVEL)\s*=\s*(\d+(?:\.\d+)?)\s*$", re.MULTILINE)
 _BUSYBOX_VERSION = re.compile(rb"BusyBox v(\d+(?:\.\d+)+)")
 _RELEASE_IDS = (
     ("red hat", "rhel"),
@@ -33,6 +39,7 @@ _RELEASE_IDS = (
     ("alma", "almalinux"),
     ("oracle", "ol"),
     ("amazon", "amzn"),
+    ("mariner", "mariner"),
 )
 
 
@@ -71,8 +78,9 @@ def detect_distro(
     """Detect the image's distribution, or return None.
 
     Order: `/etc/os-release`, `/usr/lib/os-release`, then `/etc/alpine-release`,
-    `/etc/debian_version`, `/etc/redhat-release`, `/etc/lsb-release`, `/etc/centos-release`, and
-    last a `/bin/busybox` binary (id `busybox`). `read` returns a file's content with symbolic
+    `/etc/debian_version`, `/etc/redhat-release`, `/etc/lsb-release`, `/etc/centos-release`,
+    `/etc/system-release`, `/etc/mariner-release`, `/etc/SuSE-release`, and last a
+    `/bin/busybox` binary (id `busybox`). `read` returns a file's content with symbolic
     links followed, and `exists` returns whether a path exists.
     """
     for path in OS_RELEASE_PATHS:
@@ -116,11 +124,28 @@ def _redhat_release(text: str) -> Distro | None:
     distro_id = next((known for name, known in _RELEASE_IDS if name in lowered), None)
     if distro_id is None:
         return None
-    version = _RELEASE_VERSION.search(text)
+    version = _RELEASE_VERSION.search(text) or _MARINER_VERSION.search(text)
     return Distro(
         id=distro_id,
         version_id=version.group(1) if version else None,
         pretty_name=text.splitlines()[0],
+    )
+
+
+def _suse_release(text: str) -> Distro | None:
+    """Read `/etc/SuSE-release` of SLES 11 and openSUSE 13: a name line, then `VERSION = 11`
+    and `PATCHLEVEL = 4` lines, which os-release writes as VERSION_ID `11.4`."""
+    if not text:
+        return None
+    fields = dict(_SUSE_FIELD.findall(text))
+    version = fields.get("VERSION")
+    if version and "PATCHLEVEL" in fields and "." not in version:
+        version = f"{version}.{fields['PATCHLEVEL']}"
+    first_line = text.splitlines()[0]
+    return Distro(
+        id="opensuse" if "opensuse" in first_line.lower() else "sles",
+        version_id=version,
+        pretty_name=first_line,
     )
 
 
@@ -142,6 +167,9 @@ _FALLBACKS: tuple[tuple[str, Callable[[str], Distro | None]], ...] = (
     ("/etc/redhat-release", _redhat_release),
     ("/etc/lsb-release", _lsb_release),
     ("/etc/centos-release", _redhat_release),
+    ("/etc/system-release", _redhat_release),
+    ("/etc/mariner-release", _redhat_release),
+    ("/etc/SuSE-release", _suse_release),
 )
 
 
