@@ -11,6 +11,7 @@ computes only SHA-256.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from typing import Any
@@ -19,12 +20,16 @@ from chalicelib.analysis.interface import Package, PackageType
 from chalicelib.analysis.sbom.licenses import License
 from chalicelib.analysis.sbom.subject import TOOL_NAME, SbomContext, SubjectKind, tool_version
 
+logger = logging.getLogger(__name__)
+
 SPDX_VERSION = "SPDX-2.3"
 DOCUMENT_ID = "SPDXRef-DOCUMENT"
 NOASSERTION = "NOASSERTION"
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
-_CPE23 = re.compile(r"cpe:2\.3:")
+# A CPE 2.3 formatted string: the part, then ten attributes of unreserved characters, wildcards
+# or backslash-escaped punctuation (NISTIR 7695, section 6.2).
+_CPE23 = re.compile(r"cpe:2\.3:[aho*-](?::(?:[A-Za-z0-9._*?-]|\\[!-/:-@\[-^`{-~])+){10}")
 
 
 def spdx_document(context: SbomContext) -> dict[str, Any]:
@@ -155,10 +160,17 @@ def _declared_license(licenses: list[License], extracted: dict[str, str]) -> str
 def _external_refs(package: Package) -> list[dict[str, str]]:
     refs = []
     for cpe in package.cpes:
+        if cpe.startswith("cpe:2.3:"):
+            if not _CPE23.fullmatch(cpe):
+                logger.debug("left out invalid CPE %s of package %s", cpe, package.name)
+                continue
+            reference_type = "cpe23Type"
+        else:
+            reference_type = "cpe22Type"
         refs.append(
             {
                 "referenceCategory": "SECURITY",
-                "referenceType": "cpe23Type" if _CPE23.match(cpe) else "cpe22Type",
+                "referenceType": reference_type,
                 "referenceLocator": cpe,
             }
         )
