@@ -1,8 +1,8 @@
 """rpm cataloger: the package database in any of its three formats, and Mariner's rpm manifest.
 
 The database is read in pure Python (`chalicelib.analysis.rpmdb`), with no `rpm` binary. The
-package version is `VERSION-RELEASE`, as Anchore reports it; the epoch is kept in `metadata` and
-in the purl. `metadata` also keeps the per-file data that package verification compares with
+package version is `VERSION-RELEASE`, as Anchore reports it, and the epoch is kept in `metadata`
+and in the purl. `metadata` also keeps the per-file data that package verification compares with
 the image: `file_digests`, `file_modes`, `file_sizes` (each parallel to `Package.files`),
 `file_digest_algorithm` and `config_files`.
 """
@@ -24,8 +24,8 @@ _DATABASE_NAMES = ("Packages", "Packages.db", "rpmdb.sqlite")
 MANIFEST_PATH = "/var/lib/rpmmanifest/container-manifest-2"
 """Package list of Mariner's distroless images, which have no rpm database."""
 
-# NOTE: Syft matches these paths below any directory (`**/var/lib/rpm/Packages`); here only the
-# image's own database counts, which also keeps the per-entry path match cheap.
+# NOTE: Syft matches these paths below any directory (`**/var/lib/rpm/Packages`), but here only
+# the image's own database counts, so a chroot's database is missed and the path match is cheap.
 DATABASE_PATHS = tuple(
     f"{directory}/{name}" for directory in _DATABASE_DIRS for name in _DATABASE_NAMES
 )

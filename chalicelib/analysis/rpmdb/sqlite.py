@@ -50,9 +50,11 @@ def read_sqlite(content: bytes, wal: bytes | None = None) -> Iterator[bytes | Rp
     # Bytes 18 and 19 are 2 in WAL mode; an in-memory database cannot use WAL, so mark the
     # image as a rollback-journal database, whose pages are the same.
     image[18] = image[19] = 1
-    connection, temporary = _open(bytes(image))
+    connection, temporary = _open(image)
+    # SQLite keeps its own copy, so the image is dropped before the rows are read.
+    del image
     try:
-        yield from _rows(connection, len(image))
+        yield from _rows(connection, len(content))
     except sqlite3.Error as error:
         raise RpmdbError(f"SQLite rpm database cannot be read: {error}") from error
     finally:
@@ -61,7 +63,7 @@ def read_sqlite(content: bytes, wal: bytes | None = None) -> Iterator[bytes | Rp
             os.unlink(temporary)
 
 
-def _open(image: bytes) -> tuple[sqlite3.Connection, str | None]:
+def _open(image: bytearray) -> tuple[sqlite3.Connection, str | None]:
     """Open `image` read-only and return the connection and the temporary file it needed."""
     if hasattr(sqlite3.Connection, "deserialize"):
         connection = sqlite3.connect(":memory:")
