@@ -58,11 +58,15 @@ class Settings:
             raise SettingsError(f"PORT={port_text!r} is not an integer; set a TCP port") from None
         if not 0 < port < 65536:
             raise SettingsError(f"PORT={port} is out of range; set a port from 1 to 65535")
-        log_level = env.get("LOG_LEVEL", "INFO").upper()
+        log_text = env.get("LOG_LEVEL", "INFO")
+        log_level = log_text.upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise SettingsError(
-                f"LOG_LEVEL={log_level!r} is not a level; use DEBUG, INFO, WARNING or ERROR"
+                f"LOG_LEVEL={log_text!r} is not a level; use DEBUG, INFO, WARNING or ERROR"
             )
+        admin_password = env.get("ADMIN_PASSWORD", "foobar")
+        if not admin_password:
+            raise SettingsError("ADMIN_PASSWORD is set but empty; set a password or unset it")
         database_url = env.get("DATABASE_URL", "")
         if database_url and not database_url.startswith(("sqlite", "postgresql")):
             raise SettingsError(
@@ -76,7 +80,7 @@ class Settings:
             database_url=database_url,
             queue_url=env.get("QUEUE_URL", ""),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
-            admin_password=env.get("ADMIN_PASSWORD", "foobar"),
+            admin_password=admin_password,
             feed_sources=env.get("FEED_SOURCES", DEFAULT_FEED_SOURCES),
             log_level=log_level,
         )

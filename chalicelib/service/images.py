@@ -10,7 +10,12 @@ import logging
 
 from chalicelib.analysis import analyze_image
 from chalicelib.analysis.interface import AnalysisError, AnalysisReport
-from chalicelib.registry import InvalidReferenceError, RegistryError, parse_reference
+from chalicelib.registry import (
+    InvalidReferenceError,
+    ManifestNotFoundError,
+    RegistryError,
+    parse_reference,
+)
 from chalicelib.service.context import Services
 from chalicelib.service.errors import (
     InvalidRequestError,
@@ -64,6 +69,8 @@ def add_image(services: Services, request: AddImageRequest) -> ImageRecord:
         raise InvalidRequestError(str(exc)) from exc
     try:
         resolved = services.registry.resolve(reference)
+    except ManifestNotFoundError as exc:
+        raise ResourceNotFoundError(f"cannot add image {request.pullstring}: {exc}") from exc
     except RegistryError as exc:
         raise UpstreamError(f"cannot add image {request.pullstring}: {exc}") from exc
 
