@@ -140,9 +140,9 @@ def query_images_by_package() -> object:
 def _list_param(name: str) -> list[str]:
     """Return every value of a repeated query parameter, also splitting comma-separated ones."""
     params = blueprint.current_request.query_params
-    if not params:
+    if not params or name not in params:
         return []
-    values = params.getlist(name) if hasattr(params, "getlist") else [params.get(name)]
+    values = params.getlist(name)
     return [part.strip() for value in values if value for part in value.split(",") if part.strip()]
 
 
