@@ -9,6 +9,7 @@ waits for its analysis and prints the distro, package counts, vulnerabilities an
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -149,10 +150,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / ".cache" / "packages")
     args = parser.parse_args()
+    # The image builder logs each download, so a first run shows what it is fetching.
+    logging.basicConfig(format="   %(message)s")
+    logging.getLogger("tools.imagebuild.fetch").setLevel(logging.INFO)
 
     with tempfile.TemporaryDirectory(prefix="plimsoll-demo-") as workdir:
         work = Path(workdir)
         print("== Building the demo image from real packages")
+        print(f"   (downloads are cached in {args.cache_dir}; the first run fetches them)")
         layout = build_demo_image(work / "layout", args.cache_dir)
         with local_registry() as registry:
             tag = f"{registry}/plimsoll/demo:latest"
