@@ -202,7 +202,8 @@ def _purl(
     source_rpm: str | None,
     distro: Distro | None,
 ) -> str:
-    """Build the purl: the distro id as namespace and, epoch as a qualifier, as the purl spec for rpm requires."""
+    """Build the purl with the distro id as namespace and, as the purl spec for rpm requires, the
+    epoch as a qualifier."""
     qualifiers: dict[str, str] = {}
     if architecture:
         qualifiers["arch"] = architecture

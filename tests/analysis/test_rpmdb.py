@@ -15,6 +15,7 @@ import pytest
 from chalicelib.analysis.catalog import ParseContext, ParseResult
 from chalicelib.analysis.rpm import parse_rpmdb
 from chalicelib.analysis.rpmdb import Header, RpmdbError, Tag, TagType, read_blobs
+from chalicelib.analysis.rpmdb import sqlite as rpmdb_sqlite
 from chalicelib.analysis.rpmdb.sqlite import read_sqlite
 
 RPM_FIXTURES = Path("acceptance-fixtures/pkgdb/rpm")
@@ -447,6 +448,18 @@ def test_sqlite_applies_committed_wal_frames(
         "/var/lib/rpm/rpmdb.sqlite", content, ParseContext(distro=None, read=kept.get)
     )
     assert names(result) == ["mariner-release", "filesystem", "glibc"]
+
+
+def test_sqlite_temporary_file_without_deserialize(
+    mariner_db: bytes, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(rpmdb_sqlite, "_CAN_DESERIALIZE", False)
+    monkeypatch.setattr(rpmdb_sqlite.tempfile, "tempdir", str(tmp_path))
+    blobs = list(read_sqlite(mariner_db))
+
+    assert len(blobs) == 129
+    assert all(isinstance(blob, bytes) for blob in blobs)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_sqlite_ignores_corrupt_wal(mariner_db: bytes) -> None:

@@ -1,7 +1,7 @@
 """BerkeleyDB hash databases: the `Packages` file of rpm before version 4.16.
 
-The file is an array of pages. Page 0 is the hash metadata page; the pages of each hash bucket
-form a chain of hash pages whose items alternate key and data. rpm's key is the 4-byte header
+The file is an array of pages. Page 0 is the hash metadata page, and the pages of each hash
+bucket form a chain of hash pages whose items alternate key and data. rpm's key is the 4-byte header
 instance and its data, the header blob, is almost always too large for a hash page, so the item
 points to a chain of overflow pages. Every number is in the byte order of the machine that
 created the file, which the metadata magic reveals.
@@ -51,7 +51,7 @@ def read_bdb(content: bytes) -> Iterator[bytes | RpmdbError]:
 
     A blob whose overflow chain is broken is yielded as an `RpmdbError` in its place. Raises
     `RpmdbError` when the metadata is invalid, the database is encrypted or checksummed, or a
-    bucket's page chain points outside the file, loops or holds the wrong page type, after the
+    bucket's page chain points outside the file, loops or has the wrong page type, after the
     blobs read before it.
     """
     reader = _HashReader(content)
@@ -68,6 +68,7 @@ class _HashReader:
             self.order = ">"
         else:
             raise RpmdbError("file is not a BerkeleyDB hash database (wrong magic)")
+
         version, page_size = struct.unpack_from(self.order + "II", content, 16)
         encrypt_algorithm, page_type, meta_flags = content[24], content[25], content[26]
         if version not in _HASH_VERSIONS:
@@ -79,12 +80,14 @@ class _HashReader:
         if encrypt_algorithm or meta_flags & _DBMETA_CHKSUM:
             # NOTE: rpm never turns on encryption or page checksums, which move the page data.
             raise RpmdbError("BerkeleyDB database is encrypted or checksummed; not supported")
+
         self.content = content
         self.page_size = page_size
         self.page_count = len(content) // page_size
-        self.last_page = struct.unpack_from(self.order + "I", content, 32)[0]
         self.max_bucket = struct.unpack_from(self.order + "I", content, 72)[0]
         self.spares = struct.unpack_from(self.order + "32I", content, 96)
+        """Page offsets per doubling of the buckets: bucket B starts on page
+        B + spares[ceil(log2(B + 1))]."""
         if self.max_bucket >= self.page_count:
             raise RpmdbError(
                 f"BerkeleyDB metadata lists {self.max_bucket + 1} buckets in "
@@ -109,7 +112,9 @@ class _HashReader:
             raise RpmdbError(f"BerkeleyDB {chain} reaches page {number} twice (a loop)")
         self.visited.add(number)
         start = number * self.page_size
-        next_page, entries, offset = struct.unpack_from(self.order + "IHH", self.content, start + 16)
+        next_page, entries, offset = struct.unpack_from(
+            self.order + "IHH", self.content, start + 16
+        )
         page_type = self.content[start + 25]
         if page_type not in types:
             raise RpmdbError(f"BerkeleyDB {chain} page {number} has type {page_type}")
@@ -118,13 +123,15 @@ class _HashReader:
     def _page_items(self, page: int, entries: int) -> Iterator[bytes | RpmdbError]:
         start = page * self.page_size
         if _PAGE_HEADER_SIZE + entries * 2 > self.page_size:
-            raise RpmdbError(f"BerkeleyDB page {page} lists {entries} items, more than it holds")
+            raise RpmdbError(
+                f"BerkeleyDB page {page} lists {entries} items, more than fit on a page"
+            )
         offsets = struct.unpack_from(f"{self.order}{entries}H", self.content, start + 26)
         for index in range(0, entries - 1, 2):
             key = self._item(page, offsets, index)
             data = self._item(page, offsets, index + 1)
             if key[0] != _H_KEYDATA or key[1:] == b"\0\0\0\0":
-                # Instance 0 holds rpm's counter of header instances, not a header.
+                # Instance 0 contains rpm's counter of header instances, not a header.
                 continue
             if data[0] == _H_OFFPAGE:
                 if len(data) < 12:
@@ -171,7 +178,7 @@ class _HashReader:
             page = next_page
         if collected != length:
             raise RpmdbError(
-                f"BerkeleyDB overflow chain from page {first} holds {collected} bytes, "
+                f"BerkeleyDB overflow chain from page {first} contains {collected} bytes, "
                 f"not {length}"
             )
         return b"".join(parts)

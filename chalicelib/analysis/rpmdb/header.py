@@ -1,9 +1,9 @@
 """The rpm header blob: index entries, typed tag values, the region trailer and i18n strings.
 
-A header as the package database stores it has no lead and no magic: a big-endian count of
-index entries `il`, the length `dl` of the data store, `il` entries of 16 bytes (tag, type,
-offset into the store, count), then the store. rpm writes every number big-endian whatever the
-machine, so one parser reads headers from all three database formats.
+A header as the package database stores it has no lead and no magic. It starts with the count
+of index entries `il` and the length `dl` of the data store. Then come `il` entries of 16 bytes
+(tag, type, offset into the store, count), and then the store. rpm writes every number
+big-endian whatever the machine, so one parser reads headers from all three database formats.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from chalicelib.analysis.rpmdb.errors import RpmdbError
 
 MAX_HEADER_BYTES = 256 * 1024 * 1024
-"""Largest header rpm itself accepts (its `HEADER_MAX_BYTES`); larger blobs are corrupt."""
+"""Largest header that rpm itself accepts (its `HEADER_MAX_BYTES`), so larger blobs are corrupt."""
 
 _ENTRY = struct.Struct(">iIiI")
 _INTRO = struct.Struct(">II")
@@ -133,10 +133,10 @@ class Header:
     def get(self, tag: int) -> TagValue | None:
         """Return the decoded value of `tag`, or None when the header lacks it.
 
-        Strings come back as `str` (UTF-8, invalid bytes replaced), string arrays as lists,
-        an i18n string as the list of its translations (the first is the untranslated text),
-        integer types as lists of unsigned ints, and `CHAR`, `INT8` and `BIN` as bytes. Raises
-        `RpmdbError` when the value runs past the end of the data store.
+        Strings come back as `str` (UTF-8, invalid bytes replaced) and string arrays as lists.
+        An i18n string is the list of its translations, the untranslated text first. Integer
+        types come back as lists of unsigned ints, and `CHAR`, `INT8` and `BIN` as bytes.
+        Raises `RpmdbError` when the value runs past the end of the data store.
         """
         found = self._entries.get(tag)
         if found is None:

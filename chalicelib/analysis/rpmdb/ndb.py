@@ -1,9 +1,9 @@
 """NDB databases: the `Packages.db` file of rpm's own "ndb" backend, used by SUSE.
 
 The file starts with a 32-byte header (magic `RpmP`, format version 0, generation, number of
-4 KiB slot pages), followed by the rest of the slot pages: 16-byte slots of magic `Slot`, package
-index, block offset and block count, where a package index of 0 marks a free slot. A package's
-blocks (16 bytes each) hold a blob head (magic `BlbS`, package index, generation, blob length),
+4 KiB slot pages). The rest of the slot pages are 16-byte slots of magic `Slot`, package index,
+block offset and block count, and a package index of 0 marks a free slot. A package's blocks
+(16 bytes each) contain a blob head (magic `BlbS`, package index, generation, blob length),
 the header blob, padding, and a tail (Adler-32 of everything before the tail, blob length, magic
 `BlbE`). All numbers are little-endian, as rpm writes them on every machine.
 """

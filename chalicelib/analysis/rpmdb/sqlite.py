@@ -1,9 +1,9 @@
 """SQLite databases: the `rpmdb.sqlite` file of rpm 4.16 and later (Fedora 33+, RHEL 9, Mariner).
 
 rpm keeps each header blob in table `Packages(hnum INTEGER PRIMARY KEY, blob BLOB)`. The file is
-opened from memory with `sqlite3.Connection.deserialize`, so nothing is written to disk; only
-when the sqlite3 module lacks `deserialize` (SQLite before 3.23 or built without it) is a copy
-written to a private temporary file that is removed right after reading. Frames that a
+opened from memory with `sqlite3.Connection.deserialize`, so nothing is written to disk. Only
+when the sqlite3 module lacks `deserialize` (SQLite before 3.23, or built without it) is a copy
+written to a private temporary file, which is removed right after reading. Frames that a
 write-ahead log (`rpmdb.sqlite-wal`) commits are applied to the in-memory copy first.
 """
 
@@ -25,6 +25,8 @@ _WAL_MAGICS = {0x377F0682: "<", 0x377F0683: ">"}
 """Write-ahead log magics and the byte order of the words their checksums add up."""
 _WAL_HEADER_SIZE = 32
 _WAL_FRAME_HEADER_SIZE = 24
+_CAN_DESERIALIZE = hasattr(sqlite3.Connection, "deserialize")
+"""Whether this sqlite3 module opens databases from memory (Python 3.11 on SQLite 3.23+)."""
 _PROGRESS_STEP = 1000
 """SQLite virtual machine instructions between two calls of the progress handler."""
 
@@ -47,8 +49,8 @@ def read_sqlite(content: bytes, wal: bytes | None = None) -> Iterator[bytes | Rp
     image = bytearray(content)
     if wal:
         _apply_wal(image, wal)
-    # Bytes 18 and 19 are 2 in WAL mode; an in-memory database cannot use WAL, so mark the
-    # image as a rollback-journal database, whose pages are the same.
+    # Bytes 18 and 19 are 2 in WAL mode, which an in-memory database cannot open. A
+    # rollback-journal database has the same pages, so the image is marked as one.
     image[18] = image[19] = 1
     connection, temporary = _open(image)
     # SQLite keeps its own copy, so the image is dropped before the rows are read.
@@ -65,7 +67,7 @@ def read_sqlite(content: bytes, wal: bytes | None = None) -> Iterator[bytes | Rp
 
 def _open(image: bytearray) -> tuple[sqlite3.Connection, str | None]:
     """Open `image` read-only and return the connection and the temporary file it needed."""
-    if hasattr(sqlite3.Connection, "deserialize"):
+    if _CAN_DESERIALIZE:
         connection = sqlite3.connect(":memory:")
         try:
             connection.deserialize(image)
@@ -93,7 +95,7 @@ def _rows(connection: sqlite3.Connection, size: int) -> Iterator[bytes | RpmdbEr
     if found is None or found[0] != "table":
         raise RpmdbError("SQLite rpm database has no Packages table")
 
-    # A table scan needs a few instructions per byte; a schema crafted to loop would not stop.
+    # A table scan needs a few instructions per byte, but a crafted schema could loop forever.
     budget = [64 * size // _PROGRESS_STEP + 10_000]
 
     def spend() -> int:
