@@ -18,11 +18,42 @@ class SettingsError(ValueError):
 
 
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
-DEFAULT_FEED_SOURCES = ",".join(
-    f"osv={OSV_BUCKET}/{ecosystem}/all.zip" for ecosystem in ("PyPI", "npm", "Debian", "Alpine")
+OSV_ECOSYSTEMS = (
+    "PyPI",
+    "npm",
+    "Go",
+    "crates.io",
+    "Maven",
+    "RubyGems",
+    "NuGet",
+    "Packagist",
+    "Debian",
+    "Ubuntu",
+    "Alpine",
 )
-"""The public OSV exports of the ecosystems the matcher covers; a machine without internet
-access points `FEED_SOURCES` at a local copy instead."""
+"""Ecosystems whose OSV export (`<bucket>/<ecosystem>/all.zip`) the default sources read."""
+ALPINE_SECDB = "https://secdb.alpinelinux.org"
+ALPINE_SECDB_RELEASES = ("v3.18", "v3.19", "v3.20", "v3.21", "v3.22", "edge")
+"""Alpine releases whose secdb (`main.json`, `community.json`) the default sources read."""
+DEBIAN_TRACKER_JSON = "https://security-tracker.debian.org/tracker/data/json"
+
+# NOTE: NVD API 2.0 pages, Red Hat CSAF and the Ubuntu and Node.js trackers have importers but
+# no default source. The NVD API returns at most 2,000 CVEs per request and sources do not
+# page through it; Red Hat publishes CSAF as tar.zst archives, which sources cannot read; the
+# Ubuntu and Node.js trackers are git repositories, whose records the OSV exports also carry.
+DEFAULT_FEED_SOURCES = ",".join(
+    [
+        *(f"osv={OSV_BUCKET}/{ecosystem}/all.zip" for ecosystem in OSV_ECOSYSTEMS),
+        *(
+            f"alpine-secdb={ALPINE_SECDB}/{release}/{repository}.json"
+            for release in ALPINE_SECDB_RELEASES
+            for repository in ("main", "community")
+        ),
+        f"debian-tracker={DEBIAN_TRACKER_JSON}",
+    ]
+)
+"""The public locations of the feeds that have importers; a machine without internet access
+points `FEED_SOURCES` at a local copy instead."""
 
 
 @dataclasses.dataclass(frozen=True)
