@@ -1,6 +1,6 @@
 """HTTP API blueprints speaking Anchore Engine's v1 API."""
 
-from chalicelib.api import evaluations, images, policies, query, system
+from chalicelib.api import evaluations, images, policies, query, sboms, system
 
 BLUEPRINTS = (
     images.blueprint,
@@ -8,6 +8,7 @@ BLUEPRINTS = (
     system.blueprint,
     evaluations.blueprint,
     query.blueprint,
+    sboms.blueprint,
 )
 
 __all__ = ["BLUEPRINTS"]
