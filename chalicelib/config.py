@@ -38,9 +38,9 @@ ALPINE_SECDB_RELEASES = ("v3.18", "v3.19", "v3.20", "v3.21", "v3.22", "edge")
 DEBIAN_TRACKER_JSON = "https://security-tracker.debian.org/tracker/data/json"
 
 # NOTE: NVD API 2.0 pages, Red Hat CSAF and the Ubuntu and Node.js trackers have importers but
-# no default source. The NVD API returns at most 2,000 CVEs per request and sources do not
-# page through it; Red Hat publishes CSAF as tar.zst archives, which sources cannot read; the
-# Ubuntu and Node.js trackers are git repositories, whose records the OSV exports also carry.
+# no default source. The NVD API returns at most 2,000 CVEs per request, and sources do not
+# page through it. Red Hat publishes CSAF as tar.zst archives, which sources cannot read. The
+# Ubuntu and Node.js trackers are git repositories, and the OSV exports carry their records.
 DEFAULT_FEED_SOURCES = ",".join(
     [
         *(f"osv={OSV_BUCKET}/{ecosystem}/all.zip" for ecosystem in OSV_ECOSYSTEMS),
