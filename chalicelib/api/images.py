@@ -247,7 +247,9 @@ def _check(services: Services, digest: str, *, interactive: bool) -> object:
     return json_response([{digest: {record.tag: [entry]}}])
 
 
-def _history(services: Services, digest: str, tag: str, policy_id: str | None, detail: bool) -> list:
+def _history(
+    services: Services, digest: str, tag: str, policy_id: str | None, detail: bool
+) -> list:
     fulltag, records = policy_service.evaluation_history(services, digest, tag, policy_id)
     entries = [render.evaluation(r, r.result.get("bundle", {}), detail=detail) for r in records]
     return [{digest: {fulltag: entries}}]

@@ -18,9 +18,9 @@ Order of evaluation:
 A bundle that cannot be evaluated for the tag (invalid structure, a mapped policy or whitelist
 missing or invalid, a trigger that fails) gives STOP with the reasons in `evaluation_problems`.
 
-Beside Anchore's fields the document has `explanations`, one per row in row order, listing the
-causes of each row, and `valid_until`, the earliest later time at which a whitelist expiry or
-a day count of a trigger could change the result (None when no such time exists).
+Beside Anchore's fields the document has `explanations`, one per row in row order, each listing
+the causes of its row. It also has `valid_until`: the earliest later time at which a whitelist
+expiry or a day count of a trigger could change the result, or None when there is no such time.
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ def _run_policy(
     """Evaluate the rules of a policy, grouped by gate, and return its decisions.
 
     Appends a warning to `outcome.problems` for each end-of-life rule, and to `outcome.changes`
-    the times at which a trigger's answer changes. Raises `_RuleFailure` when a trigger fails.
+    the times at which a trigger's result changes. Raises `_RuleFailure` when a trigger fails.
     """
     gate_order = list(dict.fromkeys(rule.gate.name for rule in policy.rules))
     rules = sorted(policy.rules, key=lambda rule: gate_order.index(rule.gate.name))

@@ -115,7 +115,12 @@ class AttributeCause:
 
 
 Cause = (
-    PackageCause | FileCause | DockerfileCause | VulnerabilityCause | FeedGroupCause | AttributeCause
+    PackageCause
+    | FileCause
+    | DockerfileCause
+    | VulnerabilityCause
+    | FeedGroupCause
+    | AttributeCause
 )
 
 
@@ -148,9 +153,7 @@ def match_causes(match: VulnMatch, packages: PackageIndex) -> tuple[Cause, ...]:
     The package is looked up in `packages` by name, version and location. A match whose
     package is not in the analysis keeps the match's own fields, without a layer.
     """
-    package = packages.get(
-        (match.package_name, match.package_version, match.package_path)
-    )
+    package = packages.get((match.package_name, match.package_version, match.package_path))
     return (
         VulnerabilityCause(
             id=match.vuln_id,

@@ -57,10 +57,10 @@ class TriggerContext:
     cache: dict[str, Any]
     """Values derived from the facts once per evaluation and shared by all triggers."""
     changes: list[datetime.datetime] = dataclasses.field(default_factory=list)
-    """Future times at which a time comparison of a trigger would give another answer."""
+    """Future times at which a time comparison of a trigger would give another result."""
 
     def result_changes_at(self, moment: datetime.datetime) -> None:
-        """Record that a trigger's answer depends on whether `now` is before `moment`.
+        """Record that a trigger's result depends on whether `now` is before `moment`.
 
         Only a moment after `now` is kept: a stored result stays valid until the earliest one.
         """

@@ -49,7 +49,7 @@ COMPARED_FIELDS = (
 
 
 class ReplayError(PolicyError):
-    """A stored evaluation cannot be replayed; the message says why and what to do."""
+    """A stored evaluation cannot be replayed; the message gives the reason and the remedy."""
 
 
 class AnalysisChangedError(ReplayError):

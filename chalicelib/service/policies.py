@@ -117,9 +117,15 @@ def delete_policy(services: Services, policy_id: str) -> None:
 
 def _fulltag(tag: str) -> str:
     try:
-        return parse_reference(tag).fulltag
+        fulltag = parse_reference(tag).fulltag
     except InvalidReferenceError as exc:
         raise InvalidRequestError(str(exc)) from exc
+    if fulltag is None:
+        raise InvalidRequestError(
+            f"tag {tag!r} names a digest without a tag; give the tag to evaluate, such as "
+            "registry/repository:tag"
+        )
+    return fulltag
 
 
 def _select_policy(services: Services, policy_id: str | None) -> PolicyRecord:
@@ -177,7 +183,11 @@ def check_key(
 
 
 def _stored_result(
-    services: Services, image: ImageRecord, fulltag: str, policy_id: str, key: str,
+    services: Services,
+    image: ImageRecord,
+    fulltag: str,
+    policy_id: str,
+    key: str,
     now: datetime.datetime,
 ) -> EvaluationRecord | None:
     """Return the newest stored evaluation with `key` that is still valid at `now`, or None."""
@@ -275,7 +285,9 @@ def resolve_image_id(services: Services, image_id: str, tag: str) -> str:
     return (tagged or records)[-1].digest
 
 
-def replay_evaluation(services: Services, digest: str, eval_id: str) -> tuple[EvaluationRecord, Replay]:
+def replay_evaluation(
+    services: Services, digest: str, eval_id: str
+) -> tuple[EvaluationRecord, Replay]:
     """Recompute a stored evaluation of an image from its recorded inputs.
 
     Raises `ResourceNotFoundError` for an unknown evaluation or an image without a stored

@@ -273,3 +273,37 @@ def test_params_must_be_a_list_of_named_objects() -> None:
     other["params"] = {"name": "x"}
 
     assert kinds(make_bundle([rule, other])) == ["ValidationError", "ValidationError"]
+
+
+def test_whitelist_item_package_version() -> None:
+    base = {"gate": "vulnerabilities", "trigger_id": "CVE-1+openssl"}
+    items = [
+        {**base, "id": "exact", "package_version": "1.1.1d-0+deb10u3"},
+        {**base, "id": "glob", "package_version": "1.1.*"},
+        {**base, "id": "number", "package_version": 1.1},
+        {**base, "id": "blank", "package_version": " "},
+        {**base, "id": "regex", "package_version": "regexp:("},
+    ]
+
+    problems = validate_bundle(make_bundle(whitelist_items=items))
+
+    assert [p.message for p in problems] == [
+        "whitelist 'w1': item 3 (id 'number') package_version 1.1 is not a version string; "
+        "give a version such as 1.1.1d-0+deb10u3, or remove the field",
+        "whitelist 'w1': item 4 (id 'blank') package_version ' ' is not a version string; "
+        "give a version such as 1.1.1d-0+deb10u3, or remove the field",
+        "whitelist 'w1': item 5 (id 'regex') package_version pattern 'regexp:(' is not a valid "
+        "regular expression: missing ), unterminated subpattern at position 0",
+    ]
+
+
+def test_extensions_keep_1_0_bundles_valid() -> None:
+    rule = make_rule(
+        "vulnerabilities", "package", {"package_type": "all", "count_greater_than": "10"}
+    )
+    item = {"gate": "vulnerabilities", "trigger_id": "*", "package_version": "2.*"}
+
+    bundle = make_bundle([rule], whitelist_items=[item])
+
+    assert bundle["version"] == "1_0"
+    assert validate_bundle(bundle) == []

@@ -12,6 +12,7 @@ from tests.policy.factories import (
     NOW,
     make_bundle,
     make_facts,
+    make_match,
     make_rule,
     mapping_rule,
 )
@@ -383,3 +384,98 @@ def test_naive_now_is_utc() -> None:
     naive = datetime.datetime(2024, 6, 1, 12, 0)
 
     assert evaluate(make_bundle(), now=naive)["created_at"] == int(NOW.timestamp())
+
+
+OPENSSL_MATCH = make_match(package_name="openssl", package_version="1.1.1d-0+deb10u3")
+VULN_FACTS = make_facts(vulnerabilities=[OPENSSL_MATCH, make_match(vuln_id="CVE-2021-9")])
+VULN_RULE = make_rule("vulnerabilities", "package", {"package_type": "all"}, rule_id="r-vuln")
+
+
+def vulnerability_rows(items: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    bundle = make_bundle([VULN_RULE], whitelist_items=items)
+    document = evaluate_bundle(bundle, VULN_FACTS, TAG, now=NOW)
+    return [(row[2], bool(row[7])) for row in rows(document)]
+
+
+def test_whitelist_package_version_forms() -> None:
+    cases = [
+        (None, True),
+        ("1.1.1d-0+deb10u3", True),
+        ("1.1.1d-*", True),
+        ("regexp:1\\.1\\.1[a-z]-", True),
+        ("1.1.1d", False),
+        ("1.1.1n-0+deb10u1", False),
+    ]
+    for version, whitelisted in cases:
+        item = whitelist_item("CVE-2020-0001+openssl", gate="vulnerabilities")
+        if version is not None:
+            item["package_version"] = version
+        assert vulnerability_rows([item]) == [
+            ("CVE-2020-0001+openssl", whitelisted),
+            ("CVE-2021-9+libssl1.1", False),
+        ], version
+
+
+def test_whitelist_package_version_applies_to_every_matching_row() -> None:
+    item = whitelist_item("*", gate="vulnerabilities", package_version="1.1.1d-0+deb10u3")
+
+    assert vulnerability_rows([item]) == [
+        ("CVE-2020-0001+openssl", True),
+        ("CVE-2021-9+libssl1.1", True),
+    ]
+
+
+def test_whitelist_package_version_needs_a_package_cause() -> None:
+    item = whitelist_item(ROOT_ID, package_version="*")
+
+    assert evaluate(make_bundle([ROOT], whitelist_items=[item]))["final_action"] == "stop"
+
+
+def test_whitelist_count_row_by_its_trigger_id() -> None:
+    rule = make_rule(
+        "vulnerabilities",
+        "package",
+        {"package_type": "all", "count_greater_than": "1"},
+        rule_id="too-many",
+    )
+    item = whitelist_item("vulnerability_count+too-many", gate="vulnerabilities")
+
+    document = evaluate_bundle(
+        make_bundle([rule], whitelist_items=[item]), VULN_FACTS, TAG, now=NOW
+    )
+
+    (row,) = rows(document)
+    assert row[2] == "vulnerability_count+too-many"
+    assert row[6] == "go"
+    assert document["final_action"] == "go"
+
+
+# (blacklisted image rule matches, whitelisted image rule matches, policy action)
+# -> (final action, final_action_reason)
+PRECEDENCE = [
+    (False, False, "GO", ("go", "policy_evaluation")),
+    (False, False, "WARN", ("warn", "policy_evaluation")),
+    (False, False, "STOP", ("stop", "policy_evaluation")),
+    (False, True, "STOP", ("go", "whitelisted")),
+    (False, True, "WARN", ("go", "whitelisted")),
+    (True, False, "GO", ("stop", "blacklisted")),
+    (True, True, "GO", ("stop", "blacklisted")),
+    (True, True, "STOP", ("stop", "blacklisted")),
+]
+
+
+def test_final_action_precedence_table() -> None:
+    everything = mapping_rule(name="all")
+    for blacklisted, whitelisted, action, expected in PRECEDENCE:
+        bundle = make_bundle(
+            [make_rule("always", "always", action=action)],
+            whitelisted_images=[everything] if whitelisted else [],
+            blacklisted_images=[everything] if blacklisted else [],
+        )
+        document = evaluate(bundle)
+        assert (document["final_action"], document["final_action_reason"]) == expected, (
+            blacklisted,
+            whitelisted,
+            action,
+        )
+        assert table(document)["final_action"] == action.lower()

@@ -342,9 +342,7 @@ def _evaluate_no_dockerfile(context: TriggerContext, params: ParamValues) -> lis
         return []
     mode = context.facts.analysis.dockerfile_mode or "Unknown"
     return [
-        Firing(
-            "Image was not analyzed with an actual Dockerfile", causes=(DockerfileCause(mode),)
-        )
+        Firing("Image was not analyzed with an actual Dockerfile", causes=(DockerfileCause(mode),))
     ]
 
 

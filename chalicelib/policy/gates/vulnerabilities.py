@@ -341,12 +341,17 @@ def _evaluate_blacklist(context: TriggerContext, params: ParamValues) -> list[Fi
         if not ((vendor_only is None or vendor_only) and match.will_not_fix)
     ]
     present_ids = {match.vuln_id for match in present}
-    found = [vuln_id for vuln_id in params.items("vulnerability_ids") or [] if vuln_id in present_ids]
+    found = [
+        vuln_id for vuln_id in params.items("vulnerability_ids") or [] if vuln_id in present_ids
+    ]
     if not found:
         return []
     packages = context.cached("package_index", package_index)
     causes = tuple(
-        cause for match in present if match.vuln_id in found for cause in match_causes(match, packages)
+        cause
+        for match in present
+        if match.vuln_id in found
+        for cause in match_causes(match, packages)
     )
     # The list is rendered as Python's repr, as Anchore does, because it feeds the trigger id.
     return [Firing(f"Blacklisted vulnerabilities detected: {found!r}", causes=causes)]

@@ -109,3 +109,11 @@ def test_blacklist_by_name_and_version() -> None:
 
 def test_verify_fires_nothing_without_verification_data() -> None:
     assert messages("packages", "verify", {"check": "changed"}, FACTS) == []
+
+
+def test_verify_accepts_every_parameter_and_fires_nothing() -> None:
+    params = {"only_packages": "openssl, musl", "only_directories": "/usr,/etc", "check": "changed"}
+
+    # The analysis keeps no per-file digests from package databases, so nothing is compared.
+    assert messages("packages", "verify", params, FACTS) == []
+    assert messages("packages", "verify", {}, FACTS) == []

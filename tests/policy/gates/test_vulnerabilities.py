@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from chalicelib.analysis.interface import Distro
+from chalicelib.policy.bundle import compile_rule
+from chalicelib.policy.gate import TriggerContext
 from chalicelib.policy.gates.vulnerabilities import package_trigger_id
 from chalicelib.policy.interface import ImageFacts
 from chalicelib.vulns.interface import CvssScore, Severity, VulnMatch
-from tests.policy.factories import NOW, fire, make_facts, make_match, messages
+from tests.policy.factories import NOW, fire, make_facts, make_match, make_rule, messages
 
 UTC = datetime.timezone.utc
 LINK = "https://security-tracker.debian.org/tracker/CVE-2020-0001"
@@ -471,3 +473,125 @@ def test_package_max_days_since_creation_boundary_fires() -> None:
     seen = {key: datetime.datetime(2024, 5, 31, 12, 0, tzinfo=UTC)}
 
     assert len(package({"max_days_since_creation": "1"}, match, first_seen=seen)) == 1
+
+
+def test_package_exploitability_and_vendor_base_comparisons() -> None:
+    match = make_match(cvss=[v3(6.1, 1.6, 4.0)])
+    nvd = {"CVE-2020-0001": [v3(7.5, 3.9, 3.6)]}
+
+    def fired(params: dict[str, str]) -> int:
+        return len(package(params, match, nvd_cvss=nvd))
+
+    assert (
+        fired(
+            {"cvss_v3_exploitability_score_comparison": ">", "cvss_v3_exploitability_score": "3.8"}
+        )
+        == 1
+    )
+    assert (
+        fired(
+            {"cvss_v3_exploitability_score_comparison": ">", "cvss_v3_exploitability_score": "3.9"}
+        )
+        == 0
+    )
+    assert (
+        fired({"vendor_cvss_v3_base_score_comparison": "<=", "vendor_cvss_v3_base_score": "6.1"})
+        == 1
+    )
+    assert (
+        fired({"vendor_cvss_v3_base_score_comparison": "!=", "vendor_cvss_v3_base_score": "6.1"})
+        == 0
+    )
+
+
+COUNT_MATCHES = [
+    make_match(vuln_id=f"CVE-2020-000{number}", severity=severity)
+    for number, severity in enumerate(
+        [Severity.LOW, Severity.HIGH, Severity.HIGH, Severity.CRITICAL]
+    )
+]
+
+
+def count_firings(params: dict[str, str], *, rule_id: str | None = "rule-1") -> list:
+    return fire(
+        "vulnerabilities",
+        "package",
+        {"package_type": "all", **params},
+        facts_with(*COUNT_MATCHES),
+        rule_id=rule_id,
+    )
+
+
+def test_package_count_fires_one_row_above_threshold() -> None:
+    (firing,) = count_firings({"severity": "medium", "count_greater_than": "2"})
+
+    assert firing.message == (
+        "Found 3 vulnerability matches that pass the rule filters, more than count_greater_than (2)"
+    )
+    assert firing.trigger_id == "vulnerability_count+rule-1"
+    ids = [cause.id for cause in firing.causes if cause.to_json()["kind"] == "vulnerability"]
+    assert ids == ["CVE-2020-0001", "CVE-2020-0002", "CVE-2020-0003"]
+
+
+def test_package_count_at_threshold_does_not_fire() -> None:
+    assert count_firings({"severity": "medium", "count_greater_than": "3"}) == []
+    assert (
+        count_firings(
+            {"severity": "critical", "severity_comparison": "=", "count_greater_than": "1"}
+        )
+        == []
+    )
+
+
+def test_package_count_zero_fires_on_any_match() -> None:
+    (firing,) = count_firings(
+        {"severity": "critical", "severity_comparison": "=", "count_greater_than": "0"}
+    )
+
+    assert firing.message.startswith("Found 1 vulnerability matches")
+
+
+def test_package_count_trigger_id_without_rule_id() -> None:
+    (firing,) = count_firings({"count_greater_than": "3"}, rule_id=None)
+
+    assert firing.trigger_id == "vulnerability_count+3"
+
+
+def test_package_count_rejects_non_integer() -> None:
+    rule = make_rule(
+        "vulnerabilities", "package", {"package_type": "all", "count_greater_than": "2.5"}
+    )
+
+    _, problems = compile_rule(rule, "p1", 1, strict=True)
+
+    assert [p.problem_type for p in problems] == ["ParameterValueInvalidError"]
+    assert problems[0].parameter == "count_greater_than"
+
+
+def test_package_records_when_day_counts_change() -> None:
+    match = make_match(fixed_in=["1.1"])
+    key = f"{match.vuln_id}+{match.package_name}+{match.package_path}"
+    first_seen = {key: NOW - datetime.timedelta(days=3)}
+    fix_seen = {key: NOW - datetime.timedelta(days=1)}
+    rule, _ = compile_rule(
+        make_rule(
+            "vulnerabilities",
+            "package",
+            {
+                "package_type": "all",
+                "max_days_since_creation": "5",
+                "fix_available": "true",
+                "max_days_since_fix": "2",
+            },
+        ),
+        "p1",
+        1,
+        strict=True,
+    )
+    assert rule is not None
+    facts = facts_with(match, first_seen=first_seen, fix_first_seen=fix_seen)
+    context = TriggerContext(facts=facts, now=NOW, rule_id="rule-1", cache={})
+
+    assert rule.trigger.evaluate(context, rule.params) == []
+    # The creation filter excludes the match first; it passes two days from now.
+    assert context.changes == [NOW + datetime.timedelta(days=2)]
