@@ -70,6 +70,7 @@ class TagType(enum.IntEnum):
 
 _REGION_TAGS = frozenset((Tag.HEADER_IMAGE, Tag.HEADER_SIGNATURES, Tag.HEADER_IMMUTABLE))
 _INT_CODES = {TagType.INT16: "H", TagType.INT32: "I", TagType.INT64: "Q"}
+_STRING_TYPES = frozenset((TagType.STRING, TagType.STRING_ARRAY, TagType.I18NSTRING))
 _INT_SIZES = {TagType.INT16: 2, TagType.INT32: 4, TagType.INT64: 8}
 
 TagValue = str | list[str] | list[int] | bytes
@@ -93,14 +94,14 @@ class Header:
         if index_count == 0 or store_start + data_length > len(blob):
             raise RpmdbError(
                 f"header declares {index_count} index entries and {data_length} data bytes, "
-                f"more than its {len(blob)} bytes hold"
+                f"more than its {len(blob)} bytes contain"
             )
         self._blob = blob
         self._store_start = store_start
         self._data_length = data_length
         self._entries: dict[int, tuple[int, int, int]] = {}
-        for number in range(index_count):
-            tag, tag_type, offset, count = _ENTRY.unpack_from(blob, _INTRO.size + number * 16)
+        index = _ENTRY.iter_unpack(blob[_INTRO.size : store_start])
+        for number, (tag, tag_type, offset, count) in enumerate(index):
             if offset < 0 or offset > data_length:
                 raise RpmdbError(f"header tag {tag} has offset {offset} outside the data store")
             if number == 0 and tag in _REGION_TAGS:
@@ -144,7 +145,7 @@ class Header:
         tag_type, offset, count = found
         start = self._store_start + offset
         end = self._store_start + self._data_length
-        if tag_type in (TagType.STRING, TagType.STRING_ARRAY, TagType.I18NSTRING):
+        if tag_type in _STRING_TYPES:
             strings = self._strings(tag, start, end, 1 if tag_type == TagType.STRING else count)
             return strings[0] if tag_type == TagType.STRING else strings
         if tag_type in _INT_CODES:
@@ -160,16 +161,11 @@ class Header:
         # and would otherwise make the loop below run for billions of rounds.
         if count > end - start:
             raise RpmdbError(f"header tag {tag} declares {count} strings in {end - start} bytes")
-        blob = self._blob
-        strings: list[str] = []
-        position = start
-        for _ in range(count):
-            nul = blob.find(b"\0", position, end)
-            if nul < 0:
-                raise RpmdbError(f"header tag {tag} has a string without its NUL terminator")
-            strings.append(blob[position:nul].decode(errors="replace"))
-            position = nul + 1
-        return strings
+        parts = self._blob[start:end].split(b"\0", count)
+        if len(parts) <= count:
+            raise RpmdbError(f"header tag {tag} has a string without its NUL terminator")
+        del parts[count]
+        return [part.decode(errors="replace") for part in parts]
 
     def _integers(self, tag: int, tag_type: TagType, start: int, end: int, count: int) -> list[int]:
         size = _INT_SIZES[tag_type]
@@ -201,16 +197,20 @@ class Header:
 
     def strings(self, tag: int) -> list[str]:
         """Return a string array tag (a lone string as a list of one), or an empty list."""
-        value = self.get(tag)
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return [str(item) for item in value]
-        return []
+        found = self._entries.get(tag)
+        if found is None or found[0] not in _STRING_TYPES:
+            return []
+        tag_type, offset, count = found
+        start = self._store_start + offset
+        end = self._store_start + self._data_length
+        return self._strings(tag, start, end, 1 if tag_type == TagType.STRING else count)
 
     def integers(self, tag: int) -> list[int]:
         """Return an integer array tag, or an empty list when absent or of another type."""
-        value = self.get(tag)
-        if isinstance(value, list) and all(isinstance(item, int) for item in value):
-            return [int(item) for item in value]
-        return []
+        found = self._entries.get(tag)
+        if found is None or found[0] not in _INT_CODES:
+            return []
+        tag_type, offset, count = found
+        start = self._store_start + offset
+        end = self._store_start + self._data_length
+        return self._integers(tag, TagType(tag_type), start, end, count)
