@@ -108,8 +108,8 @@ def parse_manifest(text: str) -> JavaManifest:
     """Parse `MANIFEST.MF` text into sections.
 
     Blank lines separate sections, a line that starts with a space continues the previous value,
-    and each other line is `Name: value`. Raises `ValueError` for a line without a colon or a
-    continuation with no value before it.
+    and each other line is `Name: value`. Lines without a colon and continuations with no
+    attribute before them are skipped, so a damaged manifest still names the archive.
     """
     sections: list[dict[str, str]] = [{}]
     key = ""
@@ -121,12 +121,13 @@ def parse_manifest(text: str) -> JavaManifest:
             continue
         if line.startswith(" "):
             if not key:
-                raise ValueError(f"manifest continuation line {line!r} follows no attribute")
+                continue
             sections[-1][key] += line.strip()
             continue
         name, colon, value = line.partition(":")
         if not colon:
-            raise ValueError(f"manifest line {line!r} is not 'Name: value'")
+            key = ""
+            continue
         key = name.strip()
         sections[-1][key] = value.strip()
 
@@ -316,10 +317,7 @@ def _archive_packages(
     for info in infos:
         if info.filename == MANIFEST_PATH:
             text = budget.read(archive, info, virtual_path).decode("utf-8", errors="replace")
-            try:
-                manifest = parse_manifest(text)
-            except ValueError as error:
-                result.add_unknown(f"{virtual_path}:{MANIFEST_PATH}", f"invalid manifest: {error}")
+            manifest = parse_manifest(text)
         elif _POM_PROPERTIES.fullmatch(info.filename):
             text = budget.read(archive, info, virtual_path).decode("utf-8", errors="replace")
             fields = parse_pom_properties(text)
