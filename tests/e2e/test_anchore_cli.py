@@ -6,12 +6,9 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.conftest import REPO_ROOT, SHARED_DIR
 from tests.e2e.conftest import PASSWORD

@@ -18,15 +18,14 @@ import datetime
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import NoReturn
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 import bcrypt
@@ -39,17 +38,14 @@ from cryptography.x509.oid import NameOID
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from tools.registry import loopback_env, run_registry_process
+
 REGISTRY_BINARY = "docker-registry"
 SKOPEO_BINARY = "skopeo"
 TEST_USER = "plimsoll"
 TEST_PASSWORD = "correct-horse-battery-staple"
 TOKEN_SERVICE = "plimsoll-test-registry"
 TOKEN_ISSUER = "plimsoll-test-token-server"
-LOOPBACK_NO_PROXY = "127.0.0.1,localhost,::1"
-
-_STARTUP_POLL_SECONDS = 0.05
-_STARTUP_POLLS = 200
-_START_ATTEMPTS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,10 +91,7 @@ def loopback_session() -> requests.Session:
 
 def subprocess_env() -> dict[str, str]:
     """Return the environment for tools that talk to the test registry, with proxies bypassed."""
-    env = dict(os.environ)
-    for name in ("NO_PROXY", "no_proxy"):
-        env[name] = ",".join(filter(None, (env.get(name), LOOPBACK_NO_PROXY)))
-    return env
+    return loopback_env()
 
 
 def push_oci_layout(
@@ -154,50 +147,23 @@ def run_registry(
 
     With `credentials`, the registry requires them by HTTP basic authentication, unless
     `token_server` is given: then the registry requires that server's bearer tokens.
-    Skips the test when `docker-registry` is not installed.
+    Skips the test when `docker-registry` is not installed, or fails it under CI.
     """
-    binary = shutil.which(REGISTRY_BINARY)
-    if binary is None:
+    if shutil.which(REGISTRY_BINARY) is None:
         _unavailable(
             "docker-registry is not installed; install the Debian package docker-registry "
             "to run the tests against a real registry"
         )
-    storage_dir = workdir / "storage"
-    storage_dir.mkdir(parents=True, exist_ok=True)
     auth = _auth_config(workdir, credentials, token_server)
-
-    for attempt in range(_START_ATTEMPTS):
-        port = _free_port()
-        config_path = workdir / "config.yml"
-        config_path.write_text(json.dumps(_registry_config(port, storage_dir, auth), indent=2))
-        log_path = workdir / f"registry-{attempt}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [binary, "serve", str(config_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=subprocess_env(),
-            )
-        try:
-            if _wait_until_ready(process, port):
-                yield LocalRegistry(
-                    host=f"127.0.0.1:{port}",
-                    url=f"http://127.0.0.1:{port}",
-                    storage_dir=storage_dir,
-                    log_path=log_path,
-                    credentials=credentials,
-                    token_server=token_server,
-                )
-                return
-        finally:
-            _stop(process)
-        # The port may have been taken between choosing it and the registry binding it.
-        if "address already in use" not in log_path.read_text(errors="replace"):
-            break
-    raise RuntimeError(
-        f"docker-registry did not start; its log {log_path} ends with: "
-        f"{log_path.read_text(errors='replace')[-2000:]}"
-    )
+    with run_registry_process(workdir, auth) as process:
+        yield LocalRegistry(
+            host=process.host,
+            url=f"http://{process.host}",
+            storage_dir=process.storage_dir,
+            log_path=process.log_path,
+            credentials=credentials,
+            token_server=token_server,
+        )
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -205,23 +171,6 @@ def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def _registry_config(port: int, storage_dir: Path, auth: dict[str, object]) -> dict[str, object]:
-    """Return the registry config; JSON is valid YAML, so it is written as JSON."""
-    config: dict[str, object] = {
-        "version": 0.1,
-        "log": {"level": "info", "formatter": "text"},
-        "storage": {
-            "filesystem": {"rootdirectory": str(storage_dir)},
-            "delete": {"enabled": True},
-            "maintenance": {"uploadpurging": {"enabled": False}},
-        },
-        "http": {"addr": f"127.0.0.1:{port}"},
-    }
-    if auth:
-        config["auth"] = auth
-    return config
 
 
 def _auth_config(
@@ -244,39 +193,6 @@ def _auth_config(
         htpasswd.write_text(f"{user}:{hashed.decode()}\n")
         return {"htpasswd": {"realm": "plimsoll-test", "path": str(htpasswd)}}
     return {}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], port: int) -> bool:
-    """Poll `/v2/` until the registry responds; False when the process exits first."""
-    with loopback_session() as session:
-        for _ in range(_STARTUP_POLLS):
-            if process.poll() is not None:
-                return False
-            try:
-                response = session.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            except requests.ConnectionError:
-                time.sleep(_STARTUP_POLL_SECONDS)
-                continue
-            if response.status_code in (200, 401):
-                return True
-            time.sleep(_STARTUP_POLL_SECONDS)
-    raise RuntimeError(f"docker-registry on port {port} did not respond on /v2/ in time")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 class TokenServer:
