@@ -139,6 +139,9 @@ class Classifier:
     cpe_suffix: str = ":*:*:*:*:*:*:*"
 
 
+# NOTE: Syft 1.18 has classifiers for dozens more runtimes (java, php, redis, postgres, ...); only
+# these are recognized. Syft also merges equal packages found in several files into one package
+# with several locations, where this cataloger reports one package per file.
 _PYTHON_CONTENT = rb"(?P<version>{version}\.[0-9]+[-_a-zA-Z0-9]*)"
 CLASSIFIERS: tuple[Classifier, ...] = (
     Classifier(

@@ -29,7 +29,7 @@ _HEADER_SIZE = 32
 _FLAG_BIG_ENDIAN = 0x1
 _FLAG_INLINE = 0x2
 _MAX_STRING = 4 * 1024 * 1024
-"""Longest module info accepted; real ones are a few KB even with hundreds of dependencies."""
+"""Maximum module info size in bytes; real ones are a few KB even with hundreds of modules."""
 # The linker wraps the module info in these 16-byte sentinels (cmd/go/internal/modload).
 _MODINFO_START = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")
 _MODINFO_END = bytes.fromhex("f932433186182072008242104116d8f2")
@@ -45,7 +45,7 @@ _LDFLAGS_VERSION = (
 
 
 class BuildInfoError(ValueError):
-    """The build info blob is present but cannot be decoded; the message says why."""
+    """The build info blob is present but cannot be decoded; the message gives the reason."""
 
 
 @dataclasses.dataclass

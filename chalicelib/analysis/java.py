@@ -225,7 +225,7 @@ def _group_from_manifest(manifest: JavaManifest | None) -> str:
 
 
 def maven_purl(group: str, artifact: str, version: str) -> str:
-    """Return `pkg:maven/group/artifact@version`; the artifact stands in for a missing group."""
+    """Return `pkg:maven/group/artifact@version`; the artifact replaces a missing group."""
     return PackageURL(
         type="maven", namespace=group or artifact, name=artifact, version=version or None
     ).to_string()
@@ -258,7 +258,7 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
 
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
                NotImplementedError, ValueError, RuntimeError)
-"""What zipfile raises for corrupt, encrypted or truncated archives and entries."""
+"""Exceptions that zipfile raises for corrupt, encrypted or truncated archives and entries."""
 
 
 def _catalog(

@@ -26,7 +26,7 @@ MAX_INFLATED = 8 * 1024 * 1024
 
 
 class AuditDataError(ValueError):
-    """The `.dep-v0` section is present but cannot be decoded; the message says why."""
+    """The `.dep-v0` section is present but cannot be decoded; the message gives the reason."""
 
 
 def read_audit_data(data: bytes) -> list[dict[str, Any]] | None:
