@@ -35,7 +35,7 @@ def _sbom_response(digest: str, format_name: str) -> Response:
     record, report = image_service.get_analysis(get_services(), digest)
     body = write_sbom(report, format_name, image_subject(record))
     logger.debug("sbom image_digest=%s format=%s bytes=%d", digest, format_name, len(body))
-    headers = {"Content-Type": get_format(format_name).media_type}
+    headers: dict[str, str | list[str]] = {"Content-Type": get_format(format_name).media_type}
     return Response(body=body.decode(), status_code=200, headers=headers)
 
 
@@ -62,8 +62,8 @@ def get_syft_sbom(digest: str) -> object:
 def get_native_sbom(digest: str) -> object:
     """Return the analysis document as gzip'd JSON.
 
-    The body is binary, so Chalice answers 400 unless the request's Accept header matches its
-    media type or is `*/*`, as curl and requests send by default.
+    The body is binary, so Chalice responds with 400 unless the request's Accept header matches
+    its media type or is `*/*`, as curl and requests send by default.
     """
     _, report = image_service.get_analysis(get_services(), digest)
     body = gzip.compress(report.model_dump_json().encode(), mtime=0)

@@ -41,16 +41,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add SOURCE, `-o/--output`, `--platform` and `--file`."""
     parser.add_argument("source", metavar="SOURCE", help=_SOURCE_HELP)
     parser.add_argument(
-        "-o", "--output", choices=OUTPUT_FORMATS, default="table",
+        "-o",
+        "--output",
+        choices=OUTPUT_FORMATS,
+        default="table",
         help="output format (default: table)",
     )
     parser.add_argument(
-        "--platform", metavar="OS/ARCH[/VARIANT]",
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
         help="platform of a multi-platform image (default: linux/amd64); for an archive or a "
         "Docker daemon image, the platform it must have",
     )
     parser.add_argument(
-        "--file", metavar="OUT", type=Path, help="write the output to OUT instead of standard output"
+        "--file",
+        metavar="OUT",
+        type=Path,
+        help="write the output to OUT instead of standard output",
     )
 
 
@@ -210,8 +217,10 @@ class Progress:
         if not force and now - self._last_draw < self.interval:
             return
         self._last_draw = now
-        suffix = ", cataloging" if self.layers_total and self.layers_done == self.layers_total else ""
-        self._line(self._summary() + suffix)
+        text = self._summary()
+        if self.layers_total and self.layers_done == self.layers_total:
+            text += ", cataloging"
+        self._line(text)
         self._drawn = True
 
     def _line(self, text: str) -> None:
@@ -237,7 +246,8 @@ class _WatchedSource:
         progress.start(self.layers)
 
     def open_layer(self, layer: LayerRef) -> BinaryIO:
-        return _CountingStream(self._source.open_layer(layer), self._progress)  # type: ignore[return-value]
+        stream = _CountingStream(self._source.open_layer(layer), self._progress)
+        return stream  # type: ignore[return-value]
 
 
 class _CountingStream:

@@ -27,7 +27,6 @@ from chalicelib.registry import (
     OciLayoutSource,
     RegistryClient,
     RegistryError,
-    parse_reference,
 )
 from chalicelib.registry.blobstore import open_store
 from chalicelib.registry.platform import DEFAULT_PLATFORM, Platform
@@ -43,7 +42,7 @@ _TAR_BLOCK = tarfile.BLOCKSIZE
 
 
 class SourceError(Exception):
-    """A SOURCE argument cannot be opened; the message names it and says what to do."""
+    """An error opening a SOURCE argument; the message names the source and what to do."""
 
 
 @dataclasses.dataclass
@@ -178,7 +177,8 @@ def _open_registry(reference: str, platform: str) -> OpenedSource:
         client.close()
         raise
     pinned = image.pinned_reference
-    tags = (image.reference.fulltag,) if image.reference.tag else ()
+    fulltag = image.reference.fulltag
+    tags = (fulltag,) if image.reference.tag and fulltag else ()
     repo_digest = f"{pinned.registry}/{pinned.repository}@{image.manifest_digest}"
     subject = SbomSubject(name=reference, tags=tags, repo_digests=(repo_digest,))
     opened = OpenedSource(source=image, subject=subject)
@@ -232,7 +232,9 @@ def _check_platform(text: str, source: Any, platform: str) -> None:
     try:
         actual = Platform.parse(actual_text)
     except RegistryError:
-        logger.warning("%s does not name its platform; --platform %s is not checked", text, platform)
+        logger.warning(
+            "%s does not name its platform, so --platform %s is not checked", text, platform
+        )
         return
     same = actual.os == wanted.os and actual.architecture == wanted.architecture
     if same and (not wanted.variant or actual.variant == wanted.variant):
@@ -257,7 +259,7 @@ class DirectorySource:
 
     Implements `chalicelib.analysis.interface.ImageSource`. Symbolic links are recorded as links
     and never followed, and files are opened with `O_NOFOLLOW`, so nothing outside the directory
-    is read; the analyzer resolves links inside the image root. Files and directories that
+    is read. The analyzer then resolves links inside the image root. Files and directories that
     cannot be read are left out and listed in `problems`.
 
     NOTE: the layer digest is a sha256 of the directory's absolute path, not of the tar stream,
@@ -333,7 +335,9 @@ def _tar_chunks(root: Path, problems: list[Unknown]) -> Iterator[bytes]:
     yield b"\0" * (2 * _TAR_BLOCK)
 
 
-def _entry_chunks(path: str, member: str, hard_links: dict[tuple[int, int], str]) -> Iterator[bytes]:
+def _entry_chunks(
+    path: str, member: str, hard_links: dict[tuple[int, int], str]
+) -> Iterator[bytes]:
     status = os.lstat(path)
     info = tarfile.TarInfo(member)
     info.mode = stat.S_IMODE(status.st_mode)

@@ -19,7 +19,10 @@ from chalicelib.analysis.sbom import normalize_license, normalize_licenses
         ("Expat", "MIT"),
         ("BSD-3-clause", "BSD-3-Clause"),
         ("MIT or Apache-2.0", "MIT OR Apache-2.0"),
-        ("GPL-2.0-or-later WITH Classpath-exception-2.0", "GPL-2.0-or-later WITH Classpath-exception-2.0"),
+        (
+            "GPL-2.0-or-later WITH Classpath-exception-2.0",
+            "GPL-2.0-or-later WITH Classpath-exception-2.0",
+        ),
     ],
 )
 def test_normalize_license_spdx_spellings(value: str, expression: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from chalicelib.analysis.interface import AnalysisReport, PackageType
+from chalicelib.analysis.interface import AnalysisReport
 from chalicelib.analysis.sbom import SubjectKind
 from chalicelib.cli import analyze, build_parser, main
 from chalicelib.cli.sources import SourceError, open_source
@@ -302,7 +302,7 @@ def test_analyze_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture
     assert not (tmp_path / "o").exists()
 
 
-def test_analyze_empty_scheme_value(capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_empty_scheme_value() -> None:
     with pytest.raises(SourceError, match="dir:"):
         open_source("dir:")
 
@@ -327,7 +327,7 @@ def test_analyze_platform_of_directory_rejected(
     assert "--platform applies to images" in capsys.readouterr().err
 
 
-def test_analyze_invalid_platform(debian_archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_invalid_platform(debian_archive: Path) -> None:
     with pytest.raises(SourceError, match="linux"):
         open_source(f"docker-archive:{debian_archive}", platform="linux")
 

@@ -3,8 +3,8 @@
 The subject (image or directory) is `metadata.component` and every package is a top-level
 component. A package's files are nested in its `components`, which CycloneDX defines as the
 components a component contains. Properties named `syft:...` carry the values that Syft's own
-CycloneDX output carries under those names, so Grype reads them the same way; the layer digest as
-stored has the `plimsoll:` prefix.
+CycloneDX output carries under those names, so Syft's CycloneDX reader recovers the package type,
+cataloger and location. The layer digest as stored has the `plimsoll:` prefix.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def cyclonedx_document(context: SbomContext) -> dict[str, Any]:
     subject_ref = f"subject-{_digest_hex(report.image_digest)[:16]}"
     nested = _nested_files(context)
     components = [
-        _package_component(context, package_id, package, nested.get(package_id, []))
+        _package_component(context, package_id, package, nested.get(package_id, {}))
         for package_id, package in context.packages()
     ]
     if report.distro is not None:

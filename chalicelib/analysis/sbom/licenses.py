@@ -33,7 +33,7 @@ class License:
 
 @functools.cache
 def _licensing() -> Licensing:
-    # Loading the SPDX license index takes about 0.1 s, so do it once and only when needed.
+    # Loading the SPDX license index reads a large JSON file, so do it once and only when needed.
     return get_spdx_licensing()
 
 

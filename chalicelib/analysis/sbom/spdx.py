@@ -27,8 +27,8 @@ DOCUMENT_ID = "SPDXRef-DOCUMENT"
 NOASSERTION = "NOASSERTION"
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
-# A CPE 2.3 formatted string: the part, then ten attributes of unreserved characters, wildcards
-# or backslash-escaped punctuation (NISTIR 7695, section 6.2).
+# A CPE 2.3 formatted string: the part, then ten attributes of letters, digits, `._-`, wildcards
+# or backslash-escaped punctuation. The SPDX validator rejects other cpe23Type locators.
 _CPE23 = re.compile(r"cpe:2\.3:[aho*-](?::(?:[A-Za-z0-9._*?-]|\\[!-/:-@\[-^`{-~])+){10}")
 
 
@@ -50,7 +50,7 @@ def spdx_document(context: SbomContext) -> dict[str, Any]:
         packages.append(element)
         relationships.append(_contains(root["SPDXID"], element["SPDXID"]))
     if report.distro is not None:
-        system = {
+        system: dict[str, Any] = {
             "SPDXID": _spdx_id("OperatingSystem", report.distro.id),
             "name": report.distro.id,
             "versionInfo": report.distro.version_id or "",

@@ -1,4 +1,4 @@
-"""What every SBOM writer shares: the subject, the options and per-document lookups."""
+"""Types shared by the SBOM writers: the subject, the options and per-document lookups."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class SubjectKind(str, enum.Enum):
 
 
 class FileSelection(str, enum.Enum):
-    """Which files of the image an SBOM lists, as Syft's `file.metadata.selection` setting."""
+    """Files of the image that an SBOM lists, with the same choices as Syft's file selection."""
 
     NONE = "none"
     OWNED_BY_PACKAGE = "owned-by-package"

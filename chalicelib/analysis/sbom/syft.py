@@ -1,7 +1,7 @@
 """Syft JSON: Syft's own document (`artifacts`, `artifactRelationships`, `files`, `source`, ...).
 
 The document follows Syft's JSON schema version `SCHEMA_VERSION`, the one that Syft 1.18.1
-writes, so that Syft and Grype of that release read it back. A location's `layerID` is the layer's
+writes, and that release reads it back with `syft convert`. A location's `layerID` is the layer's
 diff id, as in Syft's output, and the layer's digest as stored is in the location's annotations.
 """
 
