@@ -176,10 +176,20 @@ def check_key(
                 ]
                 for group in state.groups
             },
-            "matches": [match.model_dump(mode="json") for match in state.matches],
+            "matches": _matches_digest(state.matches),
             "first_seen": {key: seen.isoformat() for key, seen in state.first_seen.items()},
         }
     )
+
+
+def _matches_digest(matches: list[VulnMatch]) -> str:
+    # Pydantic's JSON output keeps the field order of the model, and it is several times faster
+    # than building dictionaries for canonical JSON, which matters on the reuse path.
+    digest = hashlib.sha256()
+    for match in matches:
+        digest.update(match.model_dump_json().encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def _stored_result(
