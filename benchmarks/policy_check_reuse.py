@@ -10,10 +10,9 @@ bundle:
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/policy_check_reuse.py [--packages N] [--files N] [--matches N]
+    .venv/bin/python -m benchmarks.policy_check_reuse [--packages N] [--files N] [--matches N]
 
-It prints the median and 95th percentile in milliseconds of each kind. Nothing here is a test,
-and `make test` does not run it.
+It prints the machine, and the median and 95th percentile in milliseconds of each kind.
 """
 
 from __future__ import annotations
@@ -21,14 +20,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from chalicelib.analysis.interface import (  # noqa: E402
+from benchmarks.vulns_common import machine
+from chalicelib.analysis.interface import (
     AnalysisReport,
     Distro,
     FileEntry,
@@ -37,15 +34,15 @@ from chalicelib.analysis.interface import (  # noqa: E402
     Package,
     PackageType,
 )
-from chalicelib.config import Settings  # noqa: E402
-from chalicelib.policy import DEFAULT_BUNDLE  # noqa: E402
-from chalicelib.registry import RegistryClient  # noqa: E402
-from chalicelib.service.context import Services  # noqa: E402
-from chalicelib.service.images import summarize  # noqa: E402
-from chalicelib.service.policies import check_image  # noqa: E402
-from chalicelib.service.vulnerabilities import FEED_NAME  # noqa: E402
-from chalicelib.store import NewImage, Store  # noqa: E402
-from chalicelib.vulns.interface import Severity, VulnMatch, VulnRecord  # noqa: E402
+from chalicelib.config import Settings
+from chalicelib.policy import DEFAULT_BUNDLE
+from chalicelib.registry import RegistryClient
+from chalicelib.service.context import Services
+from chalicelib.service.images import summarize
+from chalicelib.service.policies import check_image
+from chalicelib.service.vulnerabilities import FEED_NAME
+from chalicelib.store import NewImage, Store
+from chalicelib.vulns.interface import Severity, VulnMatch, VulnRecord
 
 DIGEST = "sha256:" + "d" * 64
 IMAGE_ID = "e" * 64
@@ -164,6 +161,7 @@ def main() -> None:
             reused.append(time.perf_counter() - started)
         services.store.close()
 
+    print(machine())
     print(
         f"image: {args.packages} packages, {args.files} files, {args.matches} matches; "
         f"{args.rounds} checks of each kind"
