@@ -106,11 +106,18 @@ def os_package(package: Package) -> dict:
         "origin": package.origin or "N/A",
         "license": _license_text(package),
         "licenses": package.licenses or ["Unknown"],
-        "sourcepkg": package.source_name or package.name,
+        "sourcepkg": _source_package(package),
         "location": package.location,
         "cpes": package.cpes,
         "purl": package.purl,
     }
+
+
+def _source_package(package: Package) -> str:
+    """Return the source package as Anchore shows it: the source RPM file name for rpm."""
+    if package.type is PackageType.RPM and package.metadata.get("source_rpm"):
+        return str(package.metadata["source_rpm"])
+    return package.source_name or package.name
 
 
 def language_package(package: Package) -> dict:

@@ -11,6 +11,7 @@ from chalicelib.analysis import AnalysisOptions, analyze_image
 from chalicelib.analysis.catalog import ParseContext, ParseResult
 from chalicelib.analysis.interface import Distro, Package, PackageType
 from chalicelib.analysis.rpm import MANIFEST_PATH, parse_rpm_manifest, parse_rpmdb
+from chalicelib.api.render import os_package
 from tests.analysis.builders import file, image
 
 RPM_FIXTURES = Path("acceptance-fixtures/pkgdb/rpm")
@@ -279,3 +280,13 @@ def test_rpm_database_over_its_own_limit(shared_dir: Path) -> None:
     assert report.packages == []
     assert len(report.problems) == 1
     assert "raise max_kept_rpmdb_size" in report.problems[0].reason
+
+
+def test_rpm_os_content_row(mariner_db: bytes) -> None:
+    row = os_package(by_name(parse(mariner_db))["openssl-libs"])
+
+    assert row["type"] == "rpm"
+    assert row["version"] == "1.1.1k-7.cm2"
+    assert row["sourcepkg"] == "openssl-1.1.1k-7.cm2.src.rpm"
+    assert row["origin"] == "Microsoft Corporation"
+    assert row["location"] == "/var/lib/rpm/rpmdb.sqlite"
