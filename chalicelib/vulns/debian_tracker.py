@@ -12,13 +12,15 @@ yield one record per advisory id, package and release, with the advisory's CVE i
 
 from __future__ import annotations
 
-import json
+import io
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
+
+import ijson
 
 from chalicelib.vulns.interface import (
     AffectedRange,
@@ -76,24 +78,42 @@ _RELEASE_LINE = re.compile(
 )
 
 
-def parse_debian_tracker(name: str, data: bytes) -> list[VulnRecord]:
+def parse_debian_tracker(name: str, data: bytes) -> Iterator[VulnRecord]:
     """Convert one tracker document into records: the JSON export, or a DSA/DLA/DTSA list.
 
     A name ending in `.json`, or data that starts with `{` (the export's URL has no suffix), is
-    read as the JSON export, anything else as an advisory list. Raises `FeedError` naming the
-    document when it is in neither format.
+    read as the JSON export, anything else as an advisory list. The export is parsed one source
+    package at a time while the records are consumed, because the whole export as Python objects
+    takes several times its size. So a JSON syntax error part way raises `FeedError` from the
+    iterator, after the records before it. Raises `FeedError` naming the document when it is in
+    neither format.
     """
-    if PurePosixPath(name).suffix.lower() == ".json" or data.lstrip()[:1] == b"{":
-        try:
-            document = json.loads(data)
-        except ValueError as error:
-            raise FeedError(f"Debian tracker JSON {name} is invalid: {error}") from error
-        return parse_tracker_json(document, name)
+    first_byte = data.lstrip()[:1]
+    if PurePosixPath(name).suffix.lower() == ".json" or first_byte == b"{":
+        if first_byte != b"{":
+            raise FeedError(
+                f"Debian tracker JSON {name} is not a JSON object; expected the export of "
+                "https://security-tracker.debian.org/tracker/data/json"
+            )
+        return iter_tracker_json(data, name)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise FeedError(f"Debian advisory list {name} is not UTF-8 text: {error}") from error
-    return parse_advisory_list(text, name)
+    return iter(parse_advisory_list(text, name))
+
+
+def iter_tracker_json(data: bytes, location: str = "") -> Iterator[VulnRecord]:
+    """Yield the records of the JSON export in `data`, reading one source package at a time.
+
+    The records are those of `parse_tracker_json`. Raises `FeedError` naming the location when
+    the JSON is invalid.
+    """
+    try:
+        for package, issues in ijson.kvitems(io.BytesIO(data), "", use_float=True):
+            yield from _package_records(str(package), issues, location)
+    except ijson.JSONError as error:
+        raise FeedError(f"Debian tracker JSON {location} is invalid: {error}") from error
 
 
 def parse_tracker_json(document: Any, location: str = "") -> list[VulnRecord]:
@@ -113,13 +133,17 @@ def parse_tracker_json(document: Any, location: str = "") -> list[VulnRecord]:
         )
     records = []
     for package, issues in document.items():
-        if not isinstance(issues, dict):
-            logger.warning("skipped Debian package %s in %s: not an object", package, location)
-            continue
-        for vuln_id, issue in issues.items():
-            if str(vuln_id).startswith("CVE-"):
-                records.extend(_issue_records(str(package), str(vuln_id), issue))
+        records.extend(_package_records(str(package), issues, location))
     return records
+
+
+def _package_records(package: str, issues: Any, location: str) -> Iterator[VulnRecord]:
+    if not isinstance(issues, dict):
+        logger.warning("skipped Debian package %s in %s: not an object", package, location)
+        return
+    for vuln_id, issue in issues.items():
+        if str(vuln_id).startswith("CVE-"):
+            yield from _issue_records(package, str(vuln_id), issue)
 
 
 def _issue_records(package: str, vuln_id: str, issue: Any) -> Iterator[VulnRecord]:

@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,8 +35,10 @@ from chalicelib.vulns.ubuntu_tracker import parse_ubuntu_tracker
 
 logger = logging.getLogger(__name__)
 
-_RawParser = Callable[[str, bytes], list[VulnRecord]]
-"""An importer that reads one document's name and bytes."""
+_RawParser = Callable[[str, bytes], Iterable[VulnRecord]]
+"""An importer that reads one document's name and bytes. It returns a list, or an iterator
+that parses while it is consumed and raises `FeedError` when the rest of the document is
+invalid."""
 
 _RAW_PARSERS: dict[str, _RawParser] = {
     "debian-tracker": parse_debian_tracker,
@@ -271,10 +273,36 @@ def _parse_document(
             # A folder of documents in another format would otherwise log one warning each.
             logger.debug("skipped feed file %s that failed to parse: %s", location, error)
         return
+    if not isinstance(records, list):
+        yield from _stream_records(location, records, stats)
+        return
     stats.files_read += 1
     stats.records += len(records)
     logger.debug("parsed feed file %s: %d records", location, len(records))
     yield from records
+
+
+def _stream_records(
+    location: str, records: Iterable[VulnRecord], stats: FeedReadStats
+) -> Iterator[VulnRecord]:
+    """Yield the records of a document parsed while they are consumed.
+
+    A parse error part way fails the whole source with `FeedError`, because the records before
+    it were already passed on and the file cannot be skipped as a whole any more.
+    """
+    count = 0
+    try:
+        for record in records:
+            count += 1
+            yield record
+    except (FeedError, ValueError) as error:
+        raise FeedError(
+            f"feed file {location} failed to parse after {count} records: {error}; fix or "
+            "replace the file, then sync again"
+        ) from error
+    stats.files_read += 1
+    stats.records += count
+    logger.debug("parsed feed file %s: %d records", location, count)
 
 
 def _decode(name: str, data: bytes) -> Any:
@@ -290,7 +318,7 @@ def _decode(name: str, data: bytes) -> Any:
         return yaml.load(data, Loader=_YamlLoader)
 
 
-def _records_of(feed_format: str, name: str, data: bytes) -> list[VulnRecord]:
+def _records_of(feed_format: str, name: str, data: bytes) -> Iterable[VulnRecord]:
     raw_parser = _RAW_PARSERS.get(feed_format)
     if raw_parser is not None:
         return raw_parser(name, data)

@@ -45,13 +45,13 @@ def tracker_dir(feeds_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def dsa_records(tracker_dir: Path) -> list[VulnRecord]:
     path = tracker_dir / "DSA" / "list"
-    return parse_debian_tracker(path.as_posix(), path.read_bytes())
+    return list(parse_debian_tracker(path.as_posix(), path.read_bytes()))
 
 
 @pytest.fixture(scope="module")
 def json_records(feeds_dir: Path) -> list[VulnRecord]:
     path = feeds_dir / "samples" / "debian" / "vunnel-tracker-debian.json"
-    return parse_debian_tracker(path.as_posix(), path.read_bytes())
+    return list(parse_debian_tracker(path.as_posix(), path.read_bytes()))
 
 
 def test_dsa_list_counts(dsa_records: list[VulnRecord]) -> None:
@@ -85,7 +85,7 @@ def test_dsa_old_codename_skipped(dsa_records: list[VulnRecord]) -> None:
 
 def test_dla_list_counts(tracker_dir: Path) -> None:
     path = tracker_dir / "DLA" / "list"
-    records = parse_debian_tracker(path.as_posix(), path.read_bytes())
+    records = list(parse_debian_tracker(path.as_posix(), path.read_bytes()))
 
     assert len(records) == 3535
     record = find(records, "DLA-3380-1", "debian:10", "firmware-nonfree")
@@ -150,7 +150,7 @@ def test_tracker_json_sid_namespace(json_records: list[VulnRecord]) -> None:
 
 def test_tracker_json_not_affected_and_open(feeds_dir: Path) -> None:
     path = feeds_dir / "samples" / "debian" / "osvdev-tracker-json-mock.json"
-    records = parse_debian_tracker(path.as_posix(), path.read_bytes())
+    records = list(parse_debian_tracker(path.as_posix(), path.read_bytes()))
 
     # `fixed_version: "0"` in every release: never affected.
     assert not [r for r in records if r.id == "CVE-2014-1424"]
