@@ -362,6 +362,20 @@ def test_ndb_bad_header_or_slot_is_unknown(sle_db: bytes, offset: int, value: in
     assert len(result.unknowns) == 1
 
 
+def test_ndb_overlapping_blobs_are_unknown(sle_db: bytes) -> None:
+    data = bytearray(sle_db)
+    slot_count = struct.unpack_from("<I", data, 12)[0] * 4096 // 16 - 2
+    slots = [struct.unpack_from("<4sIII", data, 32 + slot * 16) for slot in range(slot_count)]
+    largest = max(slots, key=lambda slot: slot[3])
+    for slot in range(slot_count):
+        struct.pack_into("<4sIII", data, 32 + slot * 16, *largest)
+    result = parse(bytes(data), "/var/lib/rpm/Packages.db")
+
+    assert 0 < len(result.packages) < slot_count
+    assert len(set(names(result))) == 1
+    assert "overlapping" in result.unknowns[-1].reason
+
+
 def test_ndb_blob_outside_file(sle_db: bytes) -> None:
     data = bytearray(sle_db)
     struct.pack_into("<I", data, 32 + 8, 0xFFFFFFF)

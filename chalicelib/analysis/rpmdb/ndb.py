@@ -38,7 +38,8 @@ def read_ndb(content: bytes) -> Iterator[bytes | RpmdbError]:
 
     A blob outside the file, with a wrong magic or a checksum that does not match is yielded as
     an `RpmdbError` in its place. Raises `RpmdbError` for an unknown version, slot pages past the
-    end of the file or a slot with a wrong magic, after the blobs read before it.
+    end of the file, a slot with a wrong magic, or slots whose blobs overlap, after the blobs read
+    before it.
     """
     if len(content) < _HEADER_SIZE or not is_ndb(content):
         raise RpmdbError("file is not an NDB package database (wrong magic)")
@@ -51,6 +52,9 @@ def read_ndb(content: bytes) -> Iterator[bytes | RpmdbError]:
             f"NDB header lists {slot_pages} slot pages, which a file of {len(content)} bytes "
             "cannot hold"
         )
+    # Blobs of a valid file never overlap, so their sizes add up to at most the file size. A
+    # crafted file whose slots all name one large blob would otherwise be checksummed per slot.
+    budget = len(content)
     for slot in range(_HEADER_SIZE, slots_end, _SLOT_SIZE):
         magic = content[slot : slot + 4]
         package_index, block_offset, block_count = struct.unpack_from("<III", content, slot + 4)
@@ -58,6 +62,9 @@ def read_ndb(content: bytes) -> Iterator[bytes | RpmdbError]:
             raise RpmdbError(f"NDB slot at byte {slot} has a wrong magic")
         if package_index == 0:
             continue
+        budget -= block_count * _BLOCK_SIZE
+        if budget < 0:
+            raise RpmdbError("NDB slots name blobs larger in total than the file (overlapping)")
         try:
             yield _blob(content, package_index, block_offset, block_count)
         except RpmdbError as error:
