@@ -101,6 +101,10 @@ def find_build_info(data: bytes) -> tuple[bytes, ElfFile | None] | None:
         section = elf.section_data(".go.buildinfo")
         if section is not None and section.startswith(BUILD_INFO_MAGIC):
             return section, elf
+        # The Go linker always writes the section, so an ELF file with section headers but
+        # without it is no Go binary, and the scan below would only cost time.
+        if elf.sections and section is None:
+            return None
     # Mach-O, PE and stripped ELF files: the blob is 16-byte aligned in the data segment.
     pos = data.find(BUILD_INFO_MAGIC)
     while pos >= 0 and pos % 16:

@@ -198,9 +198,12 @@ def split_archive_filename(filename: str) -> tuple[str, str]:
     return name, version
 
 
-# Top-level domains that make a manifest value look like a Java group id (`org.apache...`).
-_GROUP_DOMAINS = ("com.", "org.", "net.", "io.", "be.", "dev.", "jakarta.", "javax.", "ch.")
-_GROUP_FIELDS = (
+# Syft 1.18 takes a manifest value as a group id when it starts with one of these strings, dot
+# or not; a run of Syft 1.18.1 on jars built for the purpose showed `com-foo` and `org` accepted.
+_GROUP_PREFIXES = ("com", "org", "net", "io", "be")
+# Fields tried in order, the secondary ones only when no primary field has a group id (the order
+# Syft 1.18.1 showed on jars that set every field).
+_PRIMARY_GROUP_FIELDS = (
     "Group-Id",
     "Bundle-SymbolicName",
     "Extension-Name",
@@ -208,19 +211,23 @@ _GROUP_FIELDS = (
     "Implementation-Vendor",
     "Implementation-Vendor-Id",
     "Implementation-Title",
-    "Automatic-Module-Name",
+    "Bundle-Activator",
+    "Package",
 )
+_SECONDARY_GROUP_FIELDS = ("Automatic-Module-Name", "Main-Class")
 
 
 def _group_from_manifest(manifest: JavaManifest | None) -> str:
-    # NOTE: an approximation of Syft's group id heuristics for archives without
-    # pom.properties: the first of these fields whose value starts with a common domain.
+    # NOTE: Syft 1.18 first looks the artifact up in its own table of well-known artifact ids
+    # (`ant` is `org.apache.ant`); without that table such jars get the manifest's group id.
     if manifest is None:
         return ""
-    for field in _GROUP_FIELDS:
-        value = manifest.field(field).split(";")[0].strip()
-        if value.startswith(_GROUP_DOMAINS) or (field == "Group-Id" and value):
-            return value
+    for fields in (_PRIMARY_GROUP_FIELDS, _SECONDARY_GROUP_FIELDS):
+        for field in fields:
+            # OSGi headers carry directives after a semicolon: `org.x; singleton:=true`.
+            value = manifest.field(field).split(";")[0].strip()
+            if value.startswith(_GROUP_PREFIXES):
+                return value
     return ""
 
 
