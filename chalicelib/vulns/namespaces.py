@@ -182,4 +182,6 @@ def version_scheme_name(namespace: str, range_type: str = "ECOSYSTEM") -> str | 
         "maven": "maven",
         "rubygems": "gem",
         "go": "gosemver",
+        "nuget": "nuget",
+        "packagist": "composer",
     }.get(family)

@@ -47,8 +47,8 @@ def comparable_rows(shared_dir: Path, scheme: str) -> list[TableRow]:
     if scheme == "npm":
         rows = [row for row in rows if not row["options"]]
     if scheme == "gosemver":
-        scheme_of_table = get_scheme(scheme)
-        rows = [row for row in rows if all(scheme_of_table.is_valid(row[column]) for column in "ab")]
+        is_valid = get_scheme(scheme).is_valid
+        rows = [row for row in rows if is_valid(row["a"]) and is_valid(row["b"])]
     return rows
 
 

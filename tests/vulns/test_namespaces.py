@@ -111,6 +111,8 @@ def test_vuln_namespace_without_distro() -> None:
         ("maven", "ECOSYSTEM", "maven"),
         ("rubygems", "ECOSYSTEM", "gem"),
         ("go", "ECOSYSTEM", "gosemver"),
+        ("nuget", "ECOSYSTEM", "nuget"),
+        ("packagist", "ECOSYSTEM", "composer"),
         ("rhel:9", "ECOSYSTEM", "rpm"),
         ("rocky:9", "ECOSYSTEM", "rpm"),
         ("ol:8", "ECOSYSTEM", "rpm"),
@@ -129,7 +131,7 @@ def test_version_scheme_name_per_namespace(
 
 @pytest.mark.parametrize(
     "namespace",
-    ["debian:12", "alpine:3.18", "pypi", "npm", "maven", "rubygems", "go"]
+    ["debian:12", "alpine:3.18", "pypi", "npm", "maven", "rubygems", "go", "nuget", "packagist"]
     + [f"{family}:9" for family in sorted(RPM_DISTRO_FAMILIES)],
 )
 def test_version_scheme_name_is_registered(namespace: str) -> None:

@@ -1,13 +1,16 @@
 """Version schemes for vulnerability matching: validity and ordering of package versions.
 
-Each scheme validates and compares the versions of one package ecosystem: `deb` (dpkg), `apk`
-(apk-tools), `pep440` (Python), `npm` (node-semver) and `semver` (SemVer 2.0.0, which OSV `SEMVER`
-ranges of Go, crates.io and npm use). `get_scheme` looks a scheme up by name, and `SCHEMES` lists
-them all.
+Each scheme validates and compares the versions of one package ecosystem. The distro schemes are
+`deb` (dpkg), `apk` (apk-tools) and `rpm` (RPM-based distros). The language schemes are `pep440`
+(Python), `npm` (node-semver), `gem` (RubyGems), `maven`, `gosemver` (Go modules), `nuget` and
+`composer` (Packagist). `semver` is strict SemVer 2.0.0, which OSV `SEMVER` ranges of Go,
+crates.io and npm use. `get_scheme` looks a scheme up by name, and `SCHEMES` lists them all.
 
-Range helpers that only make sense in one scheme live in its module and are re-exported here:
-`fuzzy_match` (apk's `~`), `parse_range`, `satisfies` and `outside` (npm ranges), and
-`parse_specifier` and `specifier_contains` (PEP 440 specifier sets).
+Range helpers that only make sense in one scheme live in its module. A few are re-exported here:
+`fuzzy_match` (apk's `~`), `parse_range`, `satisfies` and `outside` (npm ranges),
+`parse_specifier` and `specifier_contains` (PEP 440 specifier sets), and `rpmvercmp`. The others
+are used through their module: `gem.satisfies`, `maven.range_contains`, `nuget.range_contains`
+and `composer.satisfies`.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from typing import Protocol, runtime_checkable
 
 from chalicelib.vulns.interface import InvalidVersionError, VulnsError
 from chalicelib.vulns.versions.apk import ApkScheme, fuzzy_match
+from chalicelib.vulns.versions.composer import ComposerScheme
 from chalicelib.vulns.versions.deb import DebScheme
 from chalicelib.vulns.versions.gem import GemScheme
 from chalicelib.vulns.versions.gosemver import GoSemverScheme
 from chalicelib.vulns.versions.maven import MavenScheme
 from chalicelib.vulns.versions.npm import NpmRange, NpmScheme, outside, parse_range, satisfies
+from chalicelib.vulns.versions.nuget import NuGetScheme
 from chalicelib.vulns.versions.pep440 import Pep440Scheme, parse_specifier, specifier_contains
 from chalicelib.vulns.versions.rpm import RpmScheme, rpmvercmp
 from chalicelib.vulns.versions.semver import SemverScheme
@@ -28,6 +33,7 @@ from chalicelib.vulns.versions.semver import SemverScheme
 __all__ = [
     "SCHEMES",
     "ApkScheme",
+    "ComposerScheme",
     "DebScheme",
     "GemScheme",
     "GoSemverScheme",
@@ -35,6 +41,7 @@ __all__ = [
     "MavenScheme",
     "NpmRange",
     "NpmScheme",
+    "NuGetScheme",
     "Pep440Scheme",
     "RpmScheme",
     "SemverScheme",
@@ -56,7 +63,7 @@ class VersionScheme(Protocol):
     """Validity and ordering of the versions of one package ecosystem."""
 
     name: str
-    """Stable id of the scheme: `deb`, `apk`, `pep440`, `npm` or `semver`."""
+    """Stable id of the scheme, such as `deb`, `rpm` or `maven`; see `SCHEMES`."""
 
     def compare(self, a: str, b: str) -> int:
         """Return -1, 0 or 1 as `a` sorts before, equal to or after `b`.
@@ -88,6 +95,8 @@ SCHEMES: tuple[VersionScheme, ...] = (
     GemScheme(),
     MavenScheme(),
     GoSemverScheme(),
+    NuGetScheme(),
+    ComposerScheme(),
 )
 """Every version scheme, one instance each; `npm` is strict as node-semver is by default."""
 

@@ -12,10 +12,10 @@ strings compare byte by byte.
 
 A requirement is one or more `[operator] version` clauses: `=`, `!=`, `>`, `<`, `>=`, `<=` and
 the pessimistic `~>`. For example, `~> 1.4` means `>= 1.4` and `< 2`, and `~> 1.4.4` means
-`>= 1.4.4` and `< 1.5`. A missing operator means `=`. Clauses are joined by commas or whitespace, and a version
-satisfies a requirement when it satisfies every clause. Two extensions that go-gem-version and
-Trivy accept, although RubyGems does not, are accepted too: `==` means `=`, and `||` separates
-alternative requirements.
+`>= 1.4.4` and `< 1.5`. A missing operator means `=`. Clauses are joined by commas or
+whitespace, and a version satisfies a requirement when it satisfies every clause. Two
+extensions that go-gem-version and Trivy accept, although RubyGems does not, are accepted too:
+`==` means `=`, and `||` separates alternative requirements.
 """
 
 from __future__ import annotations
@@ -88,9 +88,7 @@ def parse_version(text: str) -> GemVersion:
             "or digits, with an optional -prerelease, such as 1.2.3, 1.2.0.rc1 or 1.2.3-beta.1"
         )
     version = (match["version"] or "0").replace("-", ".pre.")
-    segments = tuple(
-        int(part) if part.isdigit() else part for part in _SEGMENT.findall(version)
-    )
+    segments = tuple(int(part) if part.isdigit() else part for part in _SEGMENT.findall(version))
     return GemVersion(text=version, segments=segments)
 
 
@@ -133,7 +131,7 @@ def _release_segments(version: GemVersion) -> list[Segment]:
 
 
 def release(version: str) -> str:
-    """Return the release that a prerelease leads to (`1.2.a.3` -> `1.2`), as `Gem::Version#release`.
+    """Return the release that a prerelease leads to, as `Gem::Version#release`: `1.2.a.3` -> `1.2`.
 
     A version that is not a prerelease is returned as `Gem::Version` keeps it. Raises
     `InvalidVersionError` when the version is invalid.
@@ -201,8 +199,7 @@ class GemRequirement:
     def satisfied_by(self, version: GemVersion) -> bool:
         """Return whether `version` satisfies every clause of at least one alternative."""
         return any(
-            all(clause.satisfied_by(version) for clause in clauses)
-            for clauses in self.alternatives
+            all(clause.satisfied_by(version) for clause in clauses) for clauses in self.alternatives
         )
 
 
@@ -244,9 +241,7 @@ def parse_requirement(requirement: str) -> GemRequirement:
     Raises `InvalidVersionError` naming the requirement and the part that is invalid.
     """
     return GemRequirement(
-        alternatives=tuple(
-            _parse_clauses(requirement, part) for part in requirement.split("||")
-        )
+        alternatives=tuple(_parse_clauses(requirement, part) for part in requirement.split("||"))
     )
 
 

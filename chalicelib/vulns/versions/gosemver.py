@@ -87,9 +87,7 @@ def parse_version(text: str) -> GoVersion:
         major=int(match["major"]),
         minor=int(match["minor"] or 0),
         patch=int(match["patch"] or 0),
-        prerelease=tuple(
-            int(part) if part.isdigit() else part for part in prerelease.split(".")
-        )
+        prerelease=tuple(int(part) if part.isdigit() else part for part in prerelease.split("."))
         if prerelease
         else (),
         build=match["build"] or "",

@@ -1,4 +1,4 @@
-"""Maven versions and version ranges, ordered as Maven 3.8's `ComparableVersion` does.
+"""Maven versions and version ranges, ordered as `ComparableVersion` of Maven 3.8 does.
 
 A version is split into items at `.`, at `-`, and where digits meet letters (`1.0alpha1` reads
 as `1.0-alpha-1`). Each `-`, and each switch between digits and letters, starts a sub-list, and
@@ -250,8 +250,7 @@ class MavenRange:
     def contains(self, version: MavenVersion) -> bool:
         """Return whether `version` satisfies every clause of at least one alternative."""
         return any(
-            all(clause.satisfied_by(version) for clause in clauses)
-            for clauses in self.alternatives
+            all(clause.satisfied_by(version) for clause in clauses) for clauses in self.alternatives
         )
 
 
@@ -325,8 +324,9 @@ def _parse_intervals(text: str) -> MavenRange:
     while rest:
         if rest[0] not in "[(":
             raise _invalid_range(
-                text, f"expected a set such as '[1.0,2.0)' at {rest!r}; a bare version is "
-                "only accepted in constraint syntax"
+                text,
+                f"expected a set such as '[1.0,2.0)' at {rest!r}; a bare version is "
+                "only accepted in constraint syntax",
             )
         ends = [index for index in (rest.find("]"), rest.find(")")) if index >= 0]
         if not ends:

@@ -84,9 +84,7 @@ def parse_version(text: str) -> RpmVersion:
         if "-" in release:
             raise _invalid(text, "the version contains more than one '-'")
         if not _VERSION_PART.fullmatch(release):
-            raise _invalid(
-                text, "the release may only contain letters, digits and . _ + % { } ~ ^"
-            )
+            raise _invalid(text, "the release may only contain letters, digits and . _ + % { } ~ ^")
     return RpmVersion(epoch=epoch, version=version, release=release)
 
 

@@ -18,6 +18,8 @@ ORDERED_PAIRS = {
     "gem": ("1.0.0.rc1", "1.0.0"),
     "maven": ("1.0-rc1", "1.0"),
     "gosemver": ("v1.0.0-rc.1", "v1.0.0"),
+    "nuget": ("1.0.0-RC.1", "1.0.0"),
+    "composer": ("1.0.0-RC1", "1.0.0"),
 }
 INVALID_VERSION = "not a version"
 
