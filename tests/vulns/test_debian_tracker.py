@@ -279,3 +279,43 @@ def test_match_dsa_reported_once_with_cves(dsa_records: list[VulnRecord]) -> Non
     matches = match_packages([redis_package("3:3.2.6-3+deb9u2")], stretch, lookup)
 
     assert [match.vuln_id for match in matches] == ["CVE-2019-10192", "CVE-2019-10193"]
+
+
+def test_tracker_json_url_name_without_suffix(feeds_dir: Path, tmp_path: Path) -> None:
+    # The export's URL ends in `/tracker/data/json`, so the name has no `.json` suffix.
+    sample = feeds_dir / "samples" / "debian" / "vunnel-tracker-debian.json"
+    export = tmp_path / "json"
+    export.write_bytes(sample.read_bytes())
+
+    records = list(iter_records(FeedSource("debian-tracker", str(export))))
+
+    assert len(records) == 21
+
+
+def test_tracker_json_parsed_lazily() -> None:
+    # Hand-made: a truncated export, as an interrupted download leaves it.
+    data = (
+        b'{"foo": {"CVE-2023-0003": {"releases": {"bookworm": '
+        b'{"status": "open", "urgency": "low"}}}}, "bar": {"CVE-'
+    )
+    records = parse_debian_tracker("json", data)
+
+    first = next(records)
+    assert (first.id, first.package) == ("CVE-2023-0003", "foo")
+    with pytest.raises(FeedError, match="Debian tracker JSON json is invalid"):
+        next(records)
+
+
+def test_truncated_export_fails_source(tmp_path: Path) -> None:
+    export = tmp_path / "data.json"
+    export.write_bytes(
+        b'{"foo": {"CVE-2023-0003": {"releases": {"bookworm": {"status": "open"}}}}, "bar": '
+    )
+
+    with pytest.raises(FeedError, match="failed to parse after 1 records"):
+        list(iter_records(FeedSource("debian-tracker", str(export))))
+
+
+def test_tracker_json_not_object_name_rejected() -> None:
+    with pytest.raises(FeedError, match="is not a JSON object"):
+        parse_debian_tracker("data.json", b"[]")
