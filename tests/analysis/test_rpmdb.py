@@ -430,6 +430,20 @@ def test_sqlite_row_without_blob(mariner_rows: list[tuple[int, bytes]]) -> None:
     assert "row 2 has no header blob" in result.unknowns[0].reason
 
 
+def test_sqlite_blobs_larger_than_file(mariner_rows: list[tuple[int, bytes]]) -> None:
+    content = sqlite_bytes(
+        ["CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB)"], mariner_rows[:2]
+    )
+    connection = sqlite3.connect(":memory:")
+    connection.deserialize(content)
+    first_size = len(mariner_rows[0][1])
+    rows = rpmdb_sqlite._rows(connection, first_size + 1)
+
+    assert next(rows) == mariner_rows[0][1]
+    with pytest.raises(RpmdbError, match="larger in total than the file"):
+        next(rows)
+
+
 def test_sqlite_without_packages_table() -> None:
     content = sqlite_bytes(["CREATE TABLE Other (x)"])
     result = parse(content, "/var/lib/rpm/rpmdb.sqlite")

@@ -41,8 +41,8 @@ def read_sqlite(content: bytes, wal: bytes | None = None) -> Iterator[bytes | Rp
 
     `wal` is the content of the database's write-ahead log, if the image has one. A row whose
     blob is not a BLOB is yielded as an `RpmdbError` in its place. Raises `RpmdbError` when the
-    file is not a SQLite database, has no `Packages` table, is corrupt, or takes more steps to
-    read than its size justifies (a hostile schema), after the blobs read before it.
+    file is not a SQLite database, has no `Packages` table, is corrupt, or takes more steps or
+    blob bytes to read than its size justifies, after the blobs read before it.
     """
     if not is_sqlite(content) or len(content) < 100:
         raise RpmdbError("file is not a SQLite database (wrong magic)")
@@ -52,11 +52,12 @@ def read_sqlite(content: bytes, wal: bytes | None = None) -> Iterator[bytes | Rp
     # Bytes 18 and 19 are 2 in WAL mode, which an in-memory database cannot open. A
     # rollback-journal database has the same pages, so the image is marked as one.
     image[18] = image[19] = 1
+    size = len(image)
     connection, temporary = _open(image)
     # SQLite keeps its own copy, so the image is dropped before the rows are read.
     del image
     try:
-        yield from _rows(connection, len(content))
+        yield from _rows(connection, size)
     except sqlite3.Error as error:
         raise RpmdbError(f"SQLite rpm database cannot be read: {error}") from error
     finally:
@@ -105,8 +106,14 @@ def _rows(connection: sqlite3.Connection, size: int) -> Iterator[bytes | RpmdbEr
     connection.set_progress_handler(spend, _PROGRESS_STEP)
     try:
         cursor = connection.execute("SELECT hnum, blob FROM Packages ORDER BY hnum")
+        # Rows of a crafted file can share overflow pages, so that each reads as a blob almost
+        # as large as the file. Blobs of a valid file fit in it together.
+        remaining = size
         for number, blob in cursor:
             if isinstance(blob, bytes):
+                remaining -= len(blob)
+                if remaining < 0:
+                    raise RpmdbError("SQLite rpm database has blobs larger in total than the file")
                 yield blob
             else:
                 yield RpmdbError(f"SQLite rpm database row {number} has no header blob")
