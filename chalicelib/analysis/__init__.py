@@ -10,7 +10,20 @@ import logging
 import time
 from collections.abc import Sequence
 
-from chalicelib.analysis import apk, binary, dpkg, golang, java, npm, python, rpm, rust
+from chalicelib.analysis import (
+    apk,
+    binary,
+    dotnet,
+    dpkg,
+    golang,
+    java,
+    npm,
+    php,
+    python,
+    rpm,
+    ruby,
+    rust,
+)
 from chalicelib.analysis.catalog import (
     Cataloger,
     ExecutableSummarizer,
@@ -88,6 +101,24 @@ CATALOGERS: tuple[Cataloger, ...] = (
         patterns=npm.PACKAGE_JSON_PATTERNS,
         exclude=npm.EXCLUDE_PATTERNS,
         tags=frozenset({"language", "npm"}),
+    ),
+    Cataloger(
+        id="ruby-installed-gemspec-cataloger",
+        parser=ruby.parse_gemspec,
+        patterns=ruby.SPECIFICATION_PATTERNS,
+        tags=frozenset({"language", "gem"}),
+    ),
+    Cataloger(
+        id="php-composer-installed-cataloger",
+        parser=php.parse_installed_json,
+        patterns=php.INSTALLED_JSON_PATTERNS,
+        tags=frozenset({"language", "composer"}),
+    ),
+    Cataloger(
+        id="dotnet-deps-cataloger",
+        parser=dotnet.parse_deps_json,
+        patterns=dotnet.DEPS_JSON_PATTERNS,
+        tags=frozenset({"language", "nuget"}),
     ),
     Cataloger(
         id="java-archive-cataloger",
