@@ -12,7 +12,10 @@ from chalicelib.vulns.interface import VulnMatch
 
 ACCOUNT = "admin"
 
-CONTENT_TYPES = ["os", "files", "npm", "gem", "python", "java", "binary", "go", "malware", "rust"]
+CONTENT_TYPES = [
+    "os", "files", "npm", "gem", "python", "java", "binary", "go", "malware", "rust",
+    "composer", "nuget",
+]
 METADATA_TYPES = ["manifest", "docker_history", "dockerfile"]
 VULN_TYPES = ["os", "non-os", "all"]
 
@@ -23,6 +26,9 @@ LANGUAGE_CONTENT_TYPES = {
     "go": PackageType.GO,
     "binary": PackageType.BINARY,
     "rust": PackageType.RUST,
+    "gem": PackageType.GEM,
+    "composer": PackageType.COMPOSER,
+    "nuget": PackageType.NUGET,
 }
 """Content types backed by a package type of the analysis; other language types are empty."""
 
