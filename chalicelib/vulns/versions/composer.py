@@ -7,7 +7,7 @@ and a stability suffix is spelled out. For example, `1.2` becomes `1.2.0.0`, `v2
 `1.x-dev` becomes `1.9999999.9999999.9999999-dev`, and a date such as `2010.01.02` keeps its
 parts. `dev-<branch>` names a branch, as do `master`, `trunk` and `default`.
 
-Normalized versions are ordered as PHP's `version_compare` orders them: numbers compare as
+Normalized versions are ordered by PHP's `version_compare` (see `php_version`): numbers compare as
 numbers, and the stabilities rank `dev` < `alpha` < `beta` < `RC` < a release < `patch`, so
 `1.0.0.0-dev` < `1.0.0.0-alpha1` < `1.0.0.0` < `1.0.0.0-patch1`. Branches have no order: a
 branch equals only itself.
@@ -29,6 +29,7 @@ import functools
 import re
 
 from chalicelib.vulns.interface import InvalidVersionError
+from chalicelib.vulns.versions.php_version import version_compare
 
 SCHEME_NAME = "composer"
 
@@ -131,92 +132,6 @@ def is_valid(version: str) -> bool:
 def is_branch(normalized: str) -> bool:
     """Return whether a normalized version names a branch (`dev-main`)."""
     return normalized.startswith(BRANCH_PREFIX)
-
-
-# PHP's version_compare: the ranks of special forms, matched by prefix in this order.
-_SPECIAL_FORMS = (
-    ("dev", 0),
-    ("alpha", 1),
-    ("a", 1),
-    ("beta", 2),
-    ("b", 2),
-    ("RC", 3),
-    ("rc", 3),
-    ("#", 4),
-    ("pl", 5),
-    ("p", 5),
-)
-_NUMBER_FORM = "#N#"
-"""The stand-in that PHP ranks a number part as when the other part is a word."""
-
-
-def _is_digit(character: str) -> bool:
-    return "0" <= character <= "9"
-
-
-def _canonicalize(version: str) -> str:
-    """Insert `.` between digits and other characters and turn `-`, `_`, `+` into `.`, as PHP."""
-    if not version:
-        return ""
-    output = [version[0]]
-    previous = version[0]
-    for character in version[1:]:
-        separator_needed = output[-1] != "."
-        if character in "-_+":
-            if separator_needed:
-                output.append(".")
-        elif previous != "." and character != "." and (_is_digit(previous) != _is_digit(character)):
-            if separator_needed:
-                output.append(".")
-            output.append(character)
-        elif not (character.isascii() and character.isalnum()):
-            if separator_needed:
-                output.append(".")
-        else:
-            output.append(character)
-        previous = character
-    return "".join(output)
-
-
-def _form_rank(part: str) -> int:
-    return next((rank for form, rank in _SPECIAL_FORMS if part.startswith(form)), -1)
-
-
-def _compare_parts(a: str, b: str) -> int:
-    if a[:1].isdigit() and b[:1].isdigit():
-        left, right = int(_leading_digits(a)), int(_leading_digits(b))
-        return (left > right) - (left < right)
-    left_rank = _form_rank(_NUMBER_FORM if a[:1].isdigit() else a)
-    right_rank = _form_rank(_NUMBER_FORM if b[:1].isdigit() else b)
-    return (left_rank > right_rank) - (left_rank < right_rank)
-
-
-def _leading_digits(part: str) -> str:
-    end = 0
-    while end < len(part) and _is_digit(part[end]):
-        end += 1
-    return part[:end]
-
-
-def version_compare(a: str, b: str) -> int:
-    """Compare two version strings as PHP's `version_compare($a, $b)`; return -1, 0 or 1."""
-    if not a or not b:
-        return (bool(a) > bool(b)) - (bool(a) < bool(b))
-    left = (a if a.startswith("#") else _canonicalize(a)).split(".")
-    right = (b if b.startswith("#") else _canonicalize(b)).split(".")
-    common = min(len(left), len(right))
-    for index in range(common):
-        result = _compare_parts(left[index], right[index])
-        if result:
-            return result
-    # One string has parts left: a number makes it newer, a word is compared with a number.
-    if len(left) > common:
-        rest = left[common]
-        return 1 if rest[:1].isdigit() else version_compare(".".join(left[common:]), _NUMBER_FORM)
-    if len(right) > common:
-        rest = right[common]
-        return -1 if rest[:1].isdigit() else version_compare(_NUMBER_FORM, ".".join(right[common:]))
-    return 0
 
 
 def compare(a: str, b: str) -> int:

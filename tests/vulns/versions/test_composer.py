@@ -170,15 +170,6 @@ def test_composer_rejects_invalid_constraint(constraint: str) -> None:
         composer.parse_constraint(constraint)
 
 
-def test_composer_version_compare_matches_php() -> None:
-    # PHP's version_compare on raw text, as its manual describes.
-    assert composer.version_compare("5.2", "5.2.0") == -1
-    assert composer.version_compare("4.3.2RC1", "4.3.2") == -1
-    assert composer.version_compare("1.0pl1", "1.0") == 1
-    assert composer.version_compare("1.0rc1", "1.0RC1") == 0
-    assert composer.version_compare("1.0-foo", "1.0-dev") == -1
-
-
 def test_composer_scheme_delegates_to_module() -> None:
     scheme = composer.ComposerScheme()
 
