@@ -209,6 +209,7 @@ def analyze_image(
     distro = detect_distro(view.read, view.exists)
     problems.extend(_unreadable_system_files(view))
     cataloged: ParseResult = run_catalogers(view, CATALOGERS, distro)
+    cataloged.packages = binary.exclude_owned_binaries(cataloged.packages)
     problems.extend(cataloged.unknowns)
     passwd = view.read(PASSWD_PATH)
     config = source.config

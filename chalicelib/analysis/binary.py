@@ -221,6 +221,22 @@ def classify(path: str, content: bytes) -> dict[str, str] | None:
     return None
 
 
+def exclude_owned_binaries(packages: list[Package]) -> list[Package]:
+    """Drop `binary` packages whose file an OS package owns, as Syft 1.18 does by default.
+
+    Syft's `exclude-binary-overlap-by-ownership` setting removes them because the OS package
+    already reports that software, under the distro's own version.
+    """
+    owned = {path for package in packages if package.type.is_os for path in package.files}
+    if not owned:
+        return packages
+    return [
+        package
+        for package in packages
+        if package.type is not PackageType.BINARY or package.location not in owned
+    ]
+
+
 def summarize_binary(path: str, content: bytes) -> dict[str, str] | None:
     """Summarize a file for `parse_binary`: the classifier match, or None."""
     return classify(path, content)

@@ -99,3 +99,18 @@ def test_binary_over_size_limit_not_read() -> None:
     source = image([file("usr/bin/node", content, mode=0o755)])
     report = analyze_image(source, options=AnalysisOptions(max_executable_size=1000))
     assert [p for p in report.packages if p.type is PackageType.BINARY] == []
+
+
+def test_binary_owned_by_os_package_excluded() -> None:
+    installed = "P:busybox\nV:1.36.1-r15\nA:x86_64\nF:bin\nR:busybox\n\n"
+    source = image(
+        [
+            file("lib/apk/db/installed", installed),
+            file("bin/busybox", b"\x00BusyBox v1.36.1 (2023)\x00", mode=0o755),
+            file("usr/local/bin/busybox", b"\x00BusyBox v1.37.0 (2024)\x00", mode=0o755),
+        ]
+    )
+    report = analyze_image(source)
+    binaries = {(p.version, p.location) for p in report.packages if p.type is PackageType.BINARY}
+    assert binaries == {("1.37.0", "/usr/local/bin/busybox")}
+    assert ("busybox", PackageType.APK) in {(p.name, p.type) for p in report.packages}
