@@ -452,22 +452,29 @@ def test_sqlite_without_packages_table() -> None:
     assert "no Packages table" in result.unknowns[0].reason
 
 
-def test_sqlite_applies_committed_wal_frames(
-    mariner_rows: list[tuple[int, bytes]], tmp_path: Path
-) -> None:
-    path = tmp_path / "rpmdb.sqlite"
+def wal_database(rows: list[tuple[int, bytes]], directory: Path) -> tuple[bytes, bytes]:
+    """Return a database with an empty `Packages` table and a write-ahead log that commits `rows`
+    in one transaction and then writes one more row without committing it."""
+    path = directory / "rpmdb.sqlite"
     writer = sqlite3.connect(path)
     writer.execute("PRAGMA journal_mode = WAL")
     writer.execute("PRAGMA wal_autocheckpoint = 0")
     writer.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL)")
     writer.commit()
     writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    writer.executemany("INSERT INTO Packages VALUES (?, ?)", mariner_rows[:3])
+    writer.executemany("INSERT INTO Packages VALUES (?, ?)", rows[:-1])
     writer.commit()
-    writer.execute("INSERT INTO Packages VALUES (?, ?)", mariner_rows[3])
+    writer.execute("INSERT INTO Packages VALUES (?, ?)", rows[-1])
     content = path.read_bytes()
-    wal = (tmp_path / "rpmdb.sqlite-wal").read_bytes()
+    wal = (directory / "rpmdb.sqlite-wal").read_bytes()
     writer.close()
+    return content, wal
+
+
+def test_sqlite_applies_committed_wal_frames(
+    mariner_rows: list[tuple[int, bytes]], tmp_path: Path
+) -> None:
+    content, wal = wal_database(mariner_rows[:4], tmp_path)
 
     assert list(read_sqlite(content)) == []
     assert len(list(read_sqlite(content, wal))) == 3
@@ -476,6 +483,36 @@ def test_sqlite_applies_committed_wal_frames(
         "/var/lib/rpm/rpmdb.sqlite", content, ParseContext(distro=None, read=kept.get)
     )
     assert names(result) == ["mariner-release", "filesystem", "glibc"]
+
+
+def rewrite_commit_size(wal: bytes, commit_size: int | None) -> bytes:
+    """Return `wal` with the first commit frame's database size set to `commit_size` (None
+    keeps it), and the running checksums recomputed from that frame on."""
+    data = bytearray(wal)
+    order = "<" if struct.unpack_from(">I", data, 0)[0] == 0x377F0682 else ">"
+    frame_size = 24 + struct.unpack_from(">I", data, 8)[0]
+    starts = list(range(32, len(data) - frame_size + 1, frame_size))
+    commit = next(
+        index for index, start in enumerate(starts) if data[start + 4 : start + 8] != bytes(4)
+    )
+    if commit_size is not None:
+        struct.pack_into(">I", data, starts[commit] + 4, commit_size)
+    checksum_offset = starts[commit - 1] + 16 if commit else 24
+    checksum = struct.unpack_from(">2I", data, checksum_offset)
+    for start in starts[commit:]:
+        body = bytes(data[start : start + 8] + data[start + 24 : start + frame_size])
+        checksum = rpmdb_sqlite._wal_checksum(order, body, checksum)
+        struct.pack_into(">2I", data, start + 16, *checksum)
+    return bytes(data)
+
+
+def test_sqlite_wal_absurd_commit_size_ignored(
+    mariner_rows: list[tuple[int, bytes]], tmp_path: Path
+) -> None:
+    content, wal = wal_database(mariner_rows[:4], tmp_path)
+
+    assert len(list(read_sqlite(content, rewrite_commit_size(wal, None)))) == 3
+    assert list(read_sqlite(content, rewrite_commit_size(wal, 0x7FFFFFFF))) == []
 
 
 def test_sqlite_temporary_file_without_deserialize(

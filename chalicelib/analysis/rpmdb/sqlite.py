@@ -144,6 +144,10 @@ def _apply_wal(image: bytearray, wal: bytes) -> None:
         logger.debug("ignoring a write-ahead log whose header checksum does not match")
         return
 
+    # Each page after a commit comes from the database or from a frame, so a larger commit size
+    # is corrupt, and honouring it could allocate gigabytes.
+    frame_size = _WAL_FRAME_HEADER_SIZE + page_size
+    max_pages = len(image) // page_size + (len(wal) - _WAL_HEADER_SIZE) // frame_size
     pending: dict[int, bytes] = {}
     frame = _WAL_HEADER_SIZE
     while frame + _WAL_FRAME_HEADER_SIZE + page_size <= len(wal):
@@ -151,7 +155,7 @@ def _apply_wal(image: bytearray, wal: bytes) -> None:
             ">6I", wal, frame
         )
         data = wal[frame + _WAL_FRAME_HEADER_SIZE : frame + _WAL_FRAME_HEADER_SIZE + page_size]
-        if (frame_salt1, frame_salt2) != (salt1, salt2) or page == 0:
+        if (frame_salt1, frame_salt2) != (salt1, salt2) or page == 0 or commit_size > max_pages:
             break
         checksum = _wal_checksum(order, wal[frame : frame + 8] + data, checksum)
         if checksum != (sum1, sum2):
