@@ -164,7 +164,7 @@ def _issue_records(package: str, vuln_id: str, issue: Any) -> Iterator[VulnRecor
             # The tracker has not yet decided whether the release is affected.
             continue
         if status == "resolved" and fixed is None:
-            # Resolved without a version happens for packages removed from the release.
+            # A resolved release without a fixed version has no version to compare with.
             continue
         will_not_fix = fixed is None and "nodsa" in state
         severity = urgency_severity(state.get("urgency"))
@@ -202,9 +202,9 @@ class _Advisory:
 def parse_advisory_list(text: str, location: str = "") -> list[VulnRecord]:
     """Convert a DSA, DLA or DTSA list into one record per advisory id, package and release.
 
-    A release line with a version gives the range `introduced 0, fixed <version>`; `<unfixed>`
-    gives an open range; `<no-dsa>`, `<ignored>`, `<postponed>` and `<end-of-life>` give an open
-    range marked `will_not_fix`; `<not-affected>` gives no record. Header lines that name no
+    A release line with a version gives the range `introduced 0, fixed <version>`, and
+    `<unfixed>` gives an open range. `<no-dsa>`, `<ignored>`, `<postponed>` and `<end-of-life>`
+    give an open range marked `will_not_fix`. `<not-affected>` gives no record. Header lines that name no
     advisory id are logged and skipped with the lines under them. Raises `FeedError` naming the
     location when the text contains no advisory at all.
     """

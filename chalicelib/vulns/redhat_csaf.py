@@ -2,7 +2,7 @@
 
 The product tree names each product (`AppStream-9.4.0.Z.MAIN.EUS`, with a CPE such as
 `cpe:/a:redhat:enterprise_linux:9::appstream`) and each component (an RPM NEVRA such as
-`python3.9-0:3.9.18-3.el9_4.5.src`); relationships join them into product ids. Each
+`python3.9-0:3.9.18-3.el9_4.5.src`). Relationships join the two into product ids. Each
 vulnerability lists product ids under `fixed`, `known_affected` and `known_not_affected`. The
 import yields one `VulnRecord` per CVE id, `rhel:<major>` namespace and source RPM name.
 """
@@ -225,7 +225,7 @@ def _vulnerability_records(
         if fixed:
             events.append(RangeEvent(fixed=fixed[0]))
             if len(fixed) > 1:
-                logger.debug("kept fix %s of %s %s; also %s", fixed[0], cve_id, package, fixed)
+                logger.debug("kept fix %s of %s %s out of %s", fixed[0], cve_id, package, fixed)
         yield VulnRecord(
             id=str(cve_id),
             namespace=namespace,

@@ -61,7 +61,7 @@ def test_csaf_source_skips_other_formats(rhel_dir: Path) -> None:
     stats = FeedReadStats()
     records = list(iter_records(FeedSource("redhat-csaf", str(rhel_dir)), stats))
 
-    # The folder also holds Red Hat's CVE JSON, which is not CSAF.
+    # The folder also contains Red Hat's CVE JSON, which is not CSAF.
     assert stats.files_read == 3
     assert stats.files_failed == 22
     assert len(records) == 3

@@ -93,7 +93,7 @@ def test_ubuntu_package_priority_overrides(tracker_dir: Path) -> None:
 def test_ubuntu_esm_and_devel_skipped(samples_dir: Path) -> None:
     records = parse_file(samples_dir / "no_space_before_status")
 
-    # trusty/esm_vnc4:needed has no space and is an ESM line; devel has no release number.
+    # trusty/esm_vnc4:needed has no space and is an ESM line, and devel has no release number.
     assert [(r.namespace, r.will_not_fix) for r in records] == [
         ("ubuntu:14.04", True),
         ("ubuntu:16.04", False),
