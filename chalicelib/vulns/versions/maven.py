@@ -146,7 +146,12 @@ def _compare_items(item: _Item, other: _Item | None) -> int:
             return _sign(item.key, _RELEASE_KEY)
         return _sign(item.key, other.key) if isinstance(other, _Qualifier) else -1
     if other is None:
-        return next((result for child in item if (result := _compare_items(child, None))), 0)
+        # A list against a missing item: the first child that differs from nothing decides.
+        for child in item:
+            result = _compare_items(child, None)
+            if result:
+                return result
+        return 0
     if isinstance(other, int):
         return -1
     if isinstance(other, _Qualifier):
