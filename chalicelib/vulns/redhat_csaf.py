@@ -9,6 +9,7 @@ import yields one `VulnRecord` per CVE id, `rhel:<major>` namespace and source R
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -21,10 +22,12 @@ from chalicelib.vulns.interface import (
     AffectedRange,
     CvssScore,
     FeedError,
+    InvalidVersionError,
     RangeEvent,
     Severity,
     VulnRecord,
 )
+from chalicelib.vulns.versions import get_scheme
 
 logger = logging.getLogger(__name__)
 
@@ -218,14 +221,10 @@ def _vulnerability_records(
     cwe = (vulnerability.get("cwe") or {}).get("id")
     for (namespace, package), state in sorted(states.items()):
         # A fix in one product stream wins over an unfixed entry in another of the same release.
-        # NOTE: the builds of one source RPM in one release normally share one version. When
-        # they differ, the first in text order is kept, because no rpm version order is here.
-        fixed = sorted(state.fixed)
+        fixed = _lowest_version(state.fixed)
         events = [RangeEvent(introduced="0")]
-        if fixed:
-            events.append(RangeEvent(fixed=fixed[0]))
-            if len(fixed) > 1:
-                logger.debug("kept fix %s of %s %s out of %s", fixed[0], cve_id, package, fixed)
+        if fixed is not None:
+            events.append(RangeEvent(fixed=fixed))
         yield VulnRecord(
             id=str(cve_id),
             namespace=namespace,
@@ -237,10 +236,26 @@ def _vulnerability_records(
             cvss=scores,
             link=CVE_LINK.format(id=cve_id),
             ranges=[AffectedRange(type="ECOSYSTEM", events=events)],
-            will_not_fix=not fixed and state.will_not_fix,
+            will_not_fix=fixed is None and state.will_not_fix,
             cwes=[str(cwe)] if cwe else [],
             source="redhat-csaf",
         )
+
+
+def _lowest_version(versions: set[str]) -> str | None:
+    """Return the lowest of the fixed versions in rpm order, or None when there is none.
+
+    The builds of one source RPM in one release normally share one version, but an advisory for
+    several minor releases can list more than one.
+    """
+    ordered = sorted(versions)
+    if len(ordered) < 2:
+        return ordered[0] if ordered else None
+    try:
+        return min(ordered, key=functools.cmp_to_key(get_scheme("rpm").compare))
+    except InvalidVersionError as error:
+        logger.warning("kept fixed version %s of %s: %s", ordered[0], ordered, error)
+        return ordered[0]
 
 
 def _scores(raw_scores: list[dict[str, Any]]) -> list[CvssScore]:

@@ -137,3 +137,28 @@ def test_csaf_known_affected_remediation(remediation: str, will_not_fix: bool) -
 def test_csaf_without_product_tree_rejected(rhel_dir: Path) -> None:
     with pytest.raises(FeedError, match="has no `product_tree`"):
         parse_file(rhel_dir / "vunnel-csaf_hydra_cve-2024-8088.json")
+
+
+def test_csaf_lowest_fix_in_rpm_order() -> None:
+    # Hand-made: one advisory that fixes two builds of one source RPM in one release.
+    document = vex_document("vendor_fix")
+    tree = document["product_tree"]
+    references = ["libfoo-0:1.10-1.el8.src", "libfoo-0:1.9-1.el8.src"]
+    tree["relationships"] = [
+        {
+            "category": "default_component_of",
+            "full_product_name": {"product_id": f"red_hat_enterprise_linux_8:{reference}"},
+            "product_reference": reference,
+            "relates_to_product_reference": "red_hat_enterprise_linux_8",
+        }
+        for reference in references
+    ]
+    document["vulnerabilities"][0]["product_status"] = {
+        "fixed": [f"red_hat_enterprise_linux_8:{reference}" for reference in references]
+    }
+
+    [record] = parse_csaf_document(document, "hand-made")
+
+    assert record.package == "libfoo"
+    assert fixed_version(record) == "0:1.9-1.el8"
+    assert not record.will_not_fix
