@@ -8,7 +8,7 @@ from chalicelib.analysis import AnalysisOptions, analyze_image
 from chalicelib.analysis.binary import classify, parse_binary, read_elf
 from chalicelib.analysis.catalog import ParseContext, ParseResult
 from chalicelib.analysis.interface import PackageType
-from tests.analysis.builders import file, hardlink, image
+from tests.analysis.builders import Item, file, hardlink, image
 from tests.analysis.test_golang import elf
 
 
@@ -114,3 +114,16 @@ def test_binary_owned_by_os_package_excluded() -> None:
     binaries = {(p.version, p.location) for p in report.packages if p.type is PackageType.BINARY}
     assert binaries == {("1.37.0", "/usr/local/bin/busybox")}
     assert ("busybox", PackageType.APK) in {(p.name, p.type) for p in report.packages}
+
+
+def test_binary_hard_link_shares_summary() -> None:
+    node = b"\x00node.js/v18.19.1\x00"
+    source = image(
+        [
+            file("usr/local/bin/node", node, mode=0o755),
+            Item("usr/bin/node", "hardlink", target="usr/local/bin/node", mode=0o755),
+        ]
+    )
+    report = analyze_image(source)
+    locations = {p.location for p in report.packages if p.name == "node"}
+    assert locations == {"/usr/local/bin/node", "/usr/bin/node"}

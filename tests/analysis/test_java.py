@@ -20,6 +20,7 @@ from chalicelib.analysis.java import (
     parse_pom_properties,
     split_archive_filename,
 )
+from chalicelib.api.render import java_package
 from tests.analysis.builders import file, image
 
 JAVA = "acceptance-fixtures/dirscan/syft-image-pkg-coverage/pkgs/java"
@@ -266,3 +267,18 @@ def test_java_archive_in_image(shared_dir: Path) -> None:
     found = {(p.name, p.version, p.location) for p in report.packages if p.type is PackageType.JAVA}
     assert ("joda-time", "2.9.2", "/app/app.jar") in found
     assert ("example-java-app-maven", "0.1.0", "/app/app.jar") in found
+
+
+def test_java_anchore_content_row(shared_dir: Path) -> None:
+    path = shared_dir / JAVA / "example-jenkins-plugin.hpi"
+    result = parse("/p/example-jenkins-plugin.hpi", path.read_bytes())
+    outer, inner = sorted(result.packages, key=lambda package: len(package.location))
+    row = java_package(outer)
+    assert row["type"] == "JAVA-HPI"
+    assert row["package"] == "example-jenkins-plugin"
+    assert row["implementation-version"] == "1.0-SNAPSHOT"
+    assert row["specification-version"] == "N/A"
+    assert row["maven-version"] == "1.0-SNAPSHOT"
+    assert row["origin"] == "io.jenkins.plugins"
+    assert row["metadata"]["pom.properties"]["groupId"] == "io.jenkins.plugins"
+    assert java_package(inner)["type"] == "JAVA-JAR"
