@@ -1,7 +1,8 @@
 """Feed sources: the `FEED_SOURCES` setting, and reading records from each source's location.
 
 A source is a format (one of `FEED_FORMATS`) and a location: a file, a directory searched
-recursively, a `.zip` archive, or an http(s) URL to a file or archive. Records are yielded one
+recursively, a `.zip` archive, a tar archive (plain, gzip, bzip2, xz or zstd compressed, such as
+Red Hat's `csaf_vex_*.tar.zst`), or an http(s) URL to a file or archive. Records are yielded one
 file at a time, so memory stays bounded by the largest file, not by the feed.
 """
 
@@ -13,15 +14,17 @@ import json
 import logging
 import os
 import re
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 import requests
 import yaml
+import zstandard
 
 from chalicelib.vulns.alpine_secdb import parse_alpine_secdb
 from chalicelib.vulns.debian_tracker import parse_debian_tracker
@@ -63,6 +66,9 @@ DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
 
 ALPINE_SECDB_REPOSITORIES = ("main", "community")
 """Secdb file stems read when a directory or archive is searched for `alpine-secdb`."""
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+"""First bytes of a Zstandard frame."""
 
 DOWNLOAD_TIMEOUT = (30.0, 300.0)
 """Connect and read timeouts in seconds for downloading a feed over http(s)."""
@@ -191,6 +197,8 @@ def _iter_location(
         documents = _directory_documents(source.format, path)
     elif name.lower().endswith(".zip") or zipfile.is_zipfile(path):
         documents = _archive_documents(source, path)
+    elif _is_zstd(path) or tarfile.is_tarfile(path):
+        documents = _tar_documents(source, path)
     else:
         location = source.location if source.is_url else str(path)
         documents = iter([(location, name, path.read_bytes)])
@@ -228,6 +236,43 @@ def _archive_documents(source: FeedSource, path: Path) -> Iterator[_Document]:
                 continue
             location = f"{source.location}!{member.filename}"
             yield location, member.filename, _member_reader(archive, member)
+
+
+def _is_zstd(path: Path) -> bool:
+    with path.open("rb") as stream:
+        return stream.read(len(ZSTD_MAGIC)) == ZSTD_MAGIC
+
+
+def _tar_documents(source: FeedSource, path: Path) -> Iterator[_Document]:
+    """Yield the documents of a tar archive in archive order, reading one member at a time.
+
+    The archive is read as a stream, so each member is read before the next one is reached and
+    memory stays bounded by the largest member. A zstd-compressed archive is decompressed while
+    it is read.
+    """
+    try:
+        with contextlib.ExitStack() as stack:
+            stream: IO[bytes] = stack.enter_context(path.open("rb"))
+            if _is_zstd(path):
+                decompressor = zstandard.ZstdDecompressor()
+                stream = cast(IO[bytes], stack.enter_context(decompressor.stream_reader(stream)))
+            archive = stack.enter_context(tarfile.open(fileobj=stream, mode="r|*"))
+            for member in archive:
+                member_path = PurePosixPath(member.name)
+                if not member.isfile() or not _is_document(source.format, member_path):
+                    continue
+                extracted = archive.extractfile(member)
+                data = extracted.read() if extracted is not None else b""
+                yield f"{source.location}!{member.name}", member.name, _bytes_reader(data)
+    except (tarfile.TarError, zstandard.ZstdError, OSError, EOFError) as error:
+        raise FeedError(
+            f"feed location {source.location} is not a readable tar archive ({error}); "
+            "point FEED_SOURCES at a valid archive, a directory or a single file"
+        ) from error
+
+
+def _bytes_reader(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
 
 
 def _member_reader(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Callable[[], bytes]:

@@ -1,4 +1,5 @@
-"""Tests of `FEED_SOURCES` parsing and of reading records from files, folders, zips and URLs."""
+"""Tests of `FEED_SOURCES` parsing and of reading records from files, folders, archives and
+URLs."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import functools
 import http.server
 import logging
 import socket
+import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from chalicelib.vulns.interface import FeedError
 from chalicelib.vulns.sources import (
@@ -336,3 +339,52 @@ def test_iter_records_failures_capped(feeds_dir: Path, caplog: pytest.LogCapture
     skipped_warnings = [r for r in caplog.records if r.getMessage().startswith("skipped feed")]
     assert len(skipped_warnings) == MAX_RECORDED_FAILURES
     assert f"{files} files skipped" in caplog.records[-1].getMessage()
+
+
+def write_tar(path: Path, files: list[Path], root: Path, mode: str) -> None:
+    with tarfile.open(path, mode) as archive:
+        for file in files:
+            archive.add(file, arcname=f"security-wg-main/{file.relative_to(root).as_posix()}")
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:xz", "w"])
+def test_iter_records_tar_archive(feeds_dir: Path, tmp_path: Path, mode: str) -> None:
+    root = feeds_dir / "npm" / "nodejs-security-wg"
+    files = sorted((root / "vuln" / "npm").glob("*.json"))
+    archive = tmp_path / "security-wg.tar"
+    write_tar(archive, files, root, mode)
+    stats = FeedReadStats()
+
+    records = list(iter_records(FeedSource("node-security", str(archive)), stats))
+
+    # index.json is in the archive and is not read.
+    assert stats.files_read == 467
+    assert stats.files_failed == 0
+    assert len(records) == 467
+    assert records[0].id.startswith("NSWG-ECO-")
+
+
+def test_iter_records_tar_zstd(feeds_dir: Path, tmp_path: Path) -> None:
+    root = feeds_dir / "samples" / "rhel"
+    tar_path = tmp_path / "csaf.tar"
+    write_tar(tar_path, sorted(root.glob("vunnel-csaf_advisories_*.json")), root, "w")
+    archive = tmp_path / "csaf_advisories.tar.zst"
+    archive.write_bytes(zstandard.ZstdCompressor().compress(tar_path.read_bytes()))
+
+    records = list(iter_records(FeedSource("redhat-csaf", str(archive))))
+
+    assert sorted((r.id, r.namespace, r.package) for r in records) == [
+        ("CVE-2021-25220", "rhel:6", "bind"),
+        ("CVE-2024-8088", "rhel:9", "python3.9"),
+        ("CVE-2025-40778", "rhel:6", "bind"),
+    ]
+
+
+def test_iter_records_truncated_tar(feeds_dir: Path, tmp_path: Path) -> None:
+    root = feeds_dir / "npm" / "nodejs-security-wg"
+    archive = tmp_path / "security-wg.tar.gz"
+    write_tar(archive, sorted((root / "vuln" / "npm").glob("*.json")), root, "w:gz")
+    archive.write_bytes(archive.read_bytes()[:20_000])
+
+    with pytest.raises(FeedError, match="is not a readable tar archive"):
+        list(iter_records(FeedSource("node-security", str(archive))))
