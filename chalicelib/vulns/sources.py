@@ -1,8 +1,8 @@
 """Feed sources: the `FEED_SOURCES` setting, and reading records from each source's location.
 
 A source is a format (one of `FEED_FORMATS`) and a location: a file, a directory searched
-recursively, a `.zip` archive, a tar archive (plain, gzip, bzip2, xz or zstd compressed, such as
-Red Hat's `csaf_vex_*.tar.zst`), or an http(s) URL to a file or archive. Records are yielded one
+recursively, a `.zip` archive, a tar archive, or an http(s) URL to a file or archive. Tar
+archives may be plain or compressed with gzip, bzip2, xz or zstd (Red Hat's `.tar.zst`). Records are yielded one
 file at a time, so memory stays bounded by the largest file, not by the feed.
 """
 
@@ -102,7 +102,7 @@ class FeedSource:
     format: str
     """One of `FEED_FORMATS`."""
     location: str
-    """A local path (file, directory or `.zip`) or an http(s) URL."""
+    """A local path (file, directory, `.zip` or tar archive) or an http(s) URL."""
 
     @property
     def is_url(self) -> bool:
