@@ -2,8 +2,9 @@
 
 A source is a format (one of `FEED_FORMATS`) and a location: a file, a directory searched
 recursively, a `.zip` archive, a tar archive, or an http(s) URL to a file or archive. Tar
-archives may be plain or compressed with gzip, bzip2, xz or zstd (Red Hat's `.tar.zst`). Records are yielded one
-file at a time, so memory stays bounded by the largest file, not by the feed.
+archives may be plain or compressed with gzip, bzip2, xz or zstd (Red Hat's `.tar.zst`).
+Records are yielded one file at a time, so memory stays bounded by the largest file, not by the
+feed.
 """
 
 from __future__ import annotations
