@@ -204,9 +204,9 @@ def parse_advisory_list(text: str, location: str = "") -> list[VulnRecord]:
 
     A release line with a version gives the range `introduced 0, fixed <version>`, and
     `<unfixed>` gives an open range. `<no-dsa>`, `<ignored>`, `<postponed>` and `<end-of-life>`
-    give an open range marked `will_not_fix`. `<not-affected>` gives no record. Header lines that name no
-    advisory id are logged and skipped with the lines under them. Raises `FeedError` naming the
-    location when the text contains no advisory at all.
+    give an open range marked `will_not_fix`. `<not-affected>` gives no record. Header lines
+    that name no advisory id are logged and skipped with the lines under them. Raises `FeedError`
+    naming the location when the text contains no advisory at all.
     """
     advisories: list[_Advisory] = []
     current: _Advisory | None = None
