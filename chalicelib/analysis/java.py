@@ -384,20 +384,35 @@ def _main_package(
         licenses=_manifest_licenses(manifest),
         metadata={
             "virtual_path": virtual_path,
-            "manifest": manifest.main,
+            "manifest": _stored_manifest(manifest),
             "implementation-version": manifest.field("Implementation-Version"),
             "specification-version": manifest.field("Specification-Version"),
             "maven-version": "",
             "origin": _group_from_manifest(manifest) or manifest.field("Implementation-Vendor"),
         },
     )
-    if manifest.sections:
-        package.metadata["manifest_sections"] = manifest.sections
     group = package.metadata["origin"]
     package.purl = maven_purl(group if _looks_like_group(group) else "", name, version)
     if matched is not None:
         _adopt_pom(package, matched)
     return package, matched
+
+
+MAX_STORED_MANIFEST_VALUE = 1024
+"""Longest main-section manifest value kept in a package's metadata, in characters."""
+
+
+def _stored_manifest(manifest: JavaManifest) -> dict[str, str]:
+    """Return the main section without values over `MAX_STORED_MANIFEST_VALUE` characters.
+
+    OSGi headers such as `Export-Package` run to tens of KB per jar, and the named sections of a
+    signed jar list a digest per class, so neither is stored for every jar of an image.
+    """
+    return {
+        key: value
+        for key, value in manifest.main.items()
+        if len(value) <= MAX_STORED_MANIFEST_VALUE
+    }
 
 
 def _looks_like_group(value: str) -> bool:

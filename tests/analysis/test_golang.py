@@ -128,7 +128,8 @@ def test_golang_inline_build_info() -> None:
     assert packages["github.com/example/tool"] == (
         "(devel)", "pkg:golang/github.com/example/tool@%28devel%29"
     )
-    assert packages["github.com/google/uuid"] == ("v1.6.0", "pkg:golang/github.com/google/uuid@v1.6.0")
+    uuid_purl = "pkg:golang/github.com/google/uuid@v1.6.0"
+    assert packages["github.com/google/uuid"] == ("v1.6.0", uuid_purl)
     assert packages["stdlib"] == ("go1.22.1", "pkg:golang/stdlib@1.22.1")
     assert all(package.type is PackageType.GO for package in result.packages)
     assert all(package.location == "/usr/bin/tool" for package in result.packages)

@@ -127,7 +127,11 @@ def test_java_syft_jar_metadata(
 @pytest.mark.parametrize(
     ("fixture", "key", "value"),
     [
-        ("continuation", "Plugin-ScmUrl", "https://github.com/jenkinsci/plugin-pom/example-jenkins-plugin"),
+        (
+            "continuation",
+            "Plugin-ScmUrl",
+            "https://github.com/jenkinsci/plugin-pom/example-jenkins-plugin",
+        ),
         ("small", "Manifest-Version", "1.0"),
     ],
 )
@@ -217,7 +221,8 @@ def test_java_nested_ear_war_jar() -> None:
 def test_java_archive_without_manifest_reports_nested_only() -> None:
     outer = zip_bytes({"lib/dep-3.0.jar": jar("org.dep", "dep", "3.0")})
     result = parse("/srv/bundle.jar", outer)
-    assert [(p.name, p.location) for p in result.packages] == [("dep", "/srv/bundle.jar:lib/dep-3.0.jar")]
+    found = [(p.name, p.location) for p in result.packages]
+    assert found == [("dep", "/srv/bundle.jar:lib/dep-3.0.jar")]
 
 
 def test_java_truncated_jar_is_unknown() -> None:
@@ -282,3 +287,12 @@ def test_java_anchore_content_row(shared_dir: Path) -> None:
     assert row["origin"] == "io.jenkins.plugins"
     assert row["metadata"]["pom.properties"]["groupId"] == "io.jenkins.plugins"
     assert java_package(inner)["type"] == "JAVA-JAR"
+
+
+def test_java_long_manifest_values_not_stored() -> None:
+    exports = ",".join(f"org.example.pkg{i}" for i in range(200))
+    manifest = f"Manifest-Version: 1.0\nExport-Package: {exports}\n\nName: a/B.class\nX: y\n"
+    content = zip_bytes({"META-INF/MANIFEST.MF": manifest.encode()})
+    [package] = parse("/lib/bundle-1.0.jar", content).packages
+    assert package.metadata["manifest"] == {"Manifest-Version": "1.0"}
+    assert "manifest_sections" not in package.metadata
