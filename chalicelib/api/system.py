@@ -175,7 +175,7 @@ def list_events() -> object:
     level = query_param(blueprint, "level")
     if level is not None and level not in EVENT_LEVELS:
         raise InvalidRequestError(f"query parameter level={level!r} is invalid; use info or error")
-    # One extra row tells whether a next page exists.
+    # The store is asked for one row more than a page, and that row means a next page exists.
     events = get_services().store.list_events(
         event_type=query_param(blueprint, "event_type"),
         resource_type=query_param(blueprint, "resource_type"),

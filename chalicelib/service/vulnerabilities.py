@@ -33,8 +33,8 @@ FEED_NAME = "vulnerabilities"
 """One feed, as Anchore's Grype provider has; its groups are the record namespaces."""
 
 STAGE_BATCH_SIZE = 500
-"""Records read from a source before they are staged in one transaction; this bounds the
-records a sync holds in memory."""
+"""Records read from a source before they are staged in one transaction, so a sync keeps at
+most this many records in memory."""
 
 EVENT_SYNC_STARTED = "system.feeds.sync.started"
 EVENT_SYNC_COMPLETED = "system.feeds.sync.completed"
@@ -74,7 +74,7 @@ class FeedSyncResult:
 
 @dataclasses.dataclass(frozen=True)
 class MatchDiff:
-    """How an image's matches changed, in the terms of Anchore's `diff_vulnerability_result`."""
+    """Changes of an image's matches, in the terms of Anchore's `diff_vulnerability_result`."""
 
     added: list[VulnMatch]
     updated: list[VulnMatch]
@@ -87,7 +87,7 @@ class MatchDiff:
 
 @dataclasses.dataclass
 class _GroupProgress:
-    """What a running sync has read for one group: a running hash, a count and the sources."""
+    """Progress of a running sync in one group: a running hash, a count and the sources."""
 
     started: float
     digest: Any = dataclasses.field(default_factory=hashlib.sha256)
@@ -210,7 +210,7 @@ def _sync(
         )
         if result is not None:
             results.append(result)
-    # Whatever a failed group staged was discarded with it; this drops any rest.
+    # A failed group discarded its own staged rows. This call drops what is left.
     services.store.discard_staged_records(sync_id, FEED_NAME)
 
     rematched = updated = 0
@@ -269,8 +269,8 @@ def _finish_group(
 
     A group that a failed source fed, now or in its last successful sync, keeps its records.
     A stored group that this sync read no record for is emptied only when every source that
-    fed it last time was read whole now, because upstream dropped it; otherwise (a source was
-    removed from `FEED_SOURCES`) it is left alone and None is returned.
+    fed it last time was read whole now, because then upstream dropped it. Otherwise a source
+    was removed from `FEED_SOURCES`, so the group is left alone and None is returned.
     """
     started = progress.started if progress else time.monotonic()
     read_from = progress.sources if progress else set()
