@@ -110,7 +110,7 @@ class FeedStorePart(StorePart):
         """Stage `records` of a running sync; return the SHA-256 of each, in order.
 
         Each record's group is its namespace. A record whose hash equals the stored row's is
-        staged by key and hash only, so an unchanged record is never written again; `force`
+        staged by key and hash only, so an unchanged record is never written again. `force`
         stages every record in full. A key staged earlier in the same sync is replaced, so the
         last source that delivers a record wins. Nothing is visible to matching until
         `swap_feed_group` swaps the group in.
