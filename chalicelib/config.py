@@ -39,7 +39,7 @@ DEBIAN_TRACKER_JSON = "https://security-tracker.debian.org/tracker/data/json"
 
 # NOTE: NVD API 2.0 pages, Red Hat CSAF and the Ubuntu and Node.js trackers have importers but
 # no default source. The NVD API returns at most 2,000 CVEs per request, and sources do not
-# page through it. Red Hat publishes CSAF as tar.zst archives, which sources cannot read. The
+# page through it. Red Hat names its CSAF archives by date, so no fixed URL can be listed. The
 # Ubuntu and Node.js trackers are git repositories, and the OSV exports carry their records.
 DEFAULT_FEED_SOURCES = ",".join(
     [
