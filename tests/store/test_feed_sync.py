@@ -311,3 +311,63 @@ def test_list_events_wildcard_escapes_like(store: Store) -> None:
     found = store.list_events(event_type="system.feeds.sync_*")
 
     assert [event.generated_uuid for event in found] == ["e1"]
+
+
+def _upgrade(store: Store, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from chalicelib.store.database import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    with store._db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def test_migration_0002_fills_keys_of_old_rows(empty_store: Store) -> None:
+    from sqlalchemy import text
+
+    _upgrade(empty_store, "0001")
+    with empty_store._db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO feed_groups (feed, group_name, record_count, created_at, updated_at)"
+                " VALUES ('vulnerabilities', 'pypi', 1, :now, :now)"
+            ),
+            {"now": START_TIME},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO vuln_records (feed, group_name, vuln_id, namespace, package, record)"
+                " VALUES ('vulnerabilities', 'pypi', 'PYSEC-1', 'pypi', 'requests', '{}')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO images (account, digest, analysis_status, image_status, annotations,"
+                " manifest, created_at, last_updated) VALUES ('admin', :digest, 'analyzed',"
+                " 'active', '{}', '{}', :now, :now)"
+            ),
+            {"digest": DIGEST, "now": START_TIME},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO vuln_matches (account, digest, match_key, vuln_match, first_seen)"
+                " VALUES ('admin', :digest, 'PYSEC-1+requests+/app', '{}', :now)"
+            ),
+            {"digest": DIGEST, "now": START_TIME},
+        )
+
+    empty_store.migrate()
+
+    with empty_store._db.engine.connect() as connection:
+        record_key, record_hash = connection.execute(
+            text("SELECT record_key, record_hash FROM vuln_records")
+        ).one()
+        vuln_id = connection.execute(text("SELECT vuln_id FROM vuln_matches")).scalar()
+    assert record_key == "PYSEC-1|requests"
+    assert record_hash is None
+    assert vuln_id == "PYSEC-1"
