@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from chalicelib.analysis import (
     apk,
@@ -31,6 +31,7 @@ from chalicelib.analysis.catalog import (
     ParseResult,
     run_catalogers,
 )
+from chalicelib.analysis.content_search import SearchScanner
 from chalicelib.analysis.distro import (
     DISTRO_PATHS,
     OS_RELEASE_PATHS,
@@ -38,19 +39,28 @@ from chalicelib.analysis.distro import (
     distro_from_os_release,
 )
 from chalicelib.analysis.dockerfile import ACTUAL, GUESSED, guess_dockerfile
+from chalicelib.analysis.hints import HINTS_PATH, parse_hints
 from chalicelib.analysis.interface import (
     AnalysisError,
     AnalysisReport,
+    Distro,
     ImageSource,
     LayerInfo,
     LayerRef,
+    Package,
     Unknown,
 )
-from chalicelib.analysis.layers import LayerContents, read_layer
+from chalicelib.analysis.layers import LayerContents, Summarizer, read_layer
 from chalicelib.analysis.options import AnalysisOptions, SecretPattern
+from chalicelib.analysis.retrieved import retrieve_files
 from chalicelib.analysis.secrets import SecretScanner
 from chalicelib.analysis.squash import SquashedView, SymlinkLoopError
 from chalicelib.analysis.tarstream import LayerError
+from chalicelib.analysis.verify import (
+    PackageDigestSummarizer,
+    keeps_database,
+    package_file_records,
+)
 
 __all__ = [
     "CATALOGERS",
@@ -184,17 +194,28 @@ def analyze_image(
     logger.info("analysis started image_digest=%s layers=%d", digest, len(source.layers))
 
     diff_ids = _diff_ids(source)
-    matcher = PathMatcher(CATALOGERS, extra_paths=(*DISTRO_PATHS, PASSWD_PATH))
-    scanner = SecretScanner(options.secret_patterns)
-    summarizer = ExecutableSummarizer(CATALOGERS, options.max_executable_size)
+    kept_paths = (*DISTRO_PATHS, PASSWD_PATH, *options.retrieved_files)
+    matcher = PathMatcher(
+        CATALOGERS, extra_paths=(*kept_paths, HINTS_PATH) if options.enable_hints else kept_paths
+    )
+    scanner = SearchScanner(options)
+    layer_options = scanner.layer_options(options)
+    summarizer = PackageDigestSummarizer(
+        ExecutableSummarizer(CATALOGERS, options.max_executable_size), options.max_executable_size
+    )
     view = SquashedView(options.max_symlink_hops)
     layers: list[LayerInfo] = []
     problems: list[Unknown] = []
+
+    def wants(path: str) -> bool:
+        return matcher(path) or keeps_database(path)
+
     for index, layer in enumerate(source.layers):
         contents = _read_source_layer(
-            source, layer, options, matcher, scanner, view, summarizer
+            source, layer, layer_options, wants, scanner, view, summarizer
         )
         view.apply(contents)
+        summarizer.learn(view, contents)
         problems.extend(contents.unknowns)
         layers.append(
             LayerInfo(
@@ -211,6 +232,20 @@ def analyze_image(
     cataloged: ParseResult = run_catalogers(view, CATALOGERS, distro)
     cataloged.packages = binary.exclude_owned_binaries(cataloged.packages)
     problems.extend(cataloged.unknowns)
+    if options.enable_hints:
+        hinted = _hinted_packages(view, cataloged.packages, distro)
+        cataloged.packages = sorted(
+            [*cataloged.packages, *hinted.packages],
+            key=lambda package: (package.type.value, package.name, package.location),
+        )
+        problems.extend(hinted.unknowns)
+    secrets, content_matches = scanner.split(
+        view.secret_matches(), lambda path: _file_size(view, path)
+    )
+    retrieved, not_retrieved = retrieve_files(
+        view, options.retrieved_files, options.retrieved_file_max_size, reported=(PASSWD_PATH,)
+    )
+    problems.extend(not_retrieved)
     passwd = view.read(PASSWD_PATH)
     config = source.config
     report = AnalysisReport(
@@ -223,7 +258,7 @@ def analyze_image(
         packages=cataloged.packages,
         files=view.file_entries(),
         passwd=passwd.decode(errors="replace") if passwd is not None else None,
-        secrets=view.secret_matches(),
+        secrets=secrets,
         config=config,
         manifest=source.manifest,
         history=list(config.get("history") or []),
@@ -231,6 +266,9 @@ def analyze_image(
         dockerfile_mode=ACTUAL if dockerfile else GUESSED,
         image_size=sum(layer.uncompressed_size or 0 for layer in layers),
         problems=problems,
+        content_matches=content_matches,
+        retrieved_files=retrieved,
+        package_verification=package_file_records(view, cataloged.packages),
     )
     logger.info(
         "analysis finished image_digest=%s distro=%s packages=%d files=%d problems=%d "
@@ -249,10 +287,10 @@ def _read_source_layer(
     source: ImageSource,
     layer: LayerRef,
     options: AnalysisOptions,
-    matcher: PathMatcher,
+    wants: Callable[[str], bool],
     scanner: SecretScanner,
     view: SquashedView,
-    summarizer: ExecutableSummarizer,
+    summarizer: Summarizer,
 ) -> LayerContents:
     try:
         blob = source.open_layer(layer)
@@ -263,7 +301,7 @@ def _read_source_layer(
             blob,
             layer.digest,
             options=options,
-            wants=matcher,
+            wants=wants,
             scanner=scanner,
             lower=view,
             summarizer=summarizer,
@@ -293,6 +331,26 @@ def _unreadable_system_files(view: SquashedView) -> list[Unknown]:
             if distro_from_os_release(content.decode(errors="replace")) is None:
                 problems.append(Unknown(location=path, reason="os-release has no ID line"))
     return problems
+
+
+def _hinted_packages(
+    view: SquashedView, found: list[Package], distro: Distro | None
+) -> ParseResult:
+    """Return the packages of `/anchore_hints.json` that the catalogers did not find."""
+    content = view.read(HINTS_PATH)
+    if content is None:
+        return ParseResult()
+    entry = view.get(HINTS_PATH)
+    return parse_hints(content, found, distro, entry.layer if entry is not None else None)
+
+
+def _file_size(view: SquashedView, path: str) -> int | None:
+    """Return the size of the file at `path`, symbolic links followed, or None."""
+    try:
+        entry = view.get(view.resolve(path))
+    except SymlinkLoopError:
+        return None
+    return entry.size if entry is not None else None
 
 
 def _diff_ids(source: ImageSource) -> list[str] | None:

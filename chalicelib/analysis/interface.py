@@ -121,6 +121,38 @@ class SecretMatch(BaseModel):
     """One-based line numbers."""
 
 
+class RetrievedFile(BaseModel):
+    """Content of one file that the analysis is configured to store, such as `/etc/passwd`."""
+
+    path: str
+    b64_content: str
+    """The file's bytes in base64, as Anchore's `retrieved_files` artifact gives them."""
+
+
+class PackageFileRecord(BaseModel):
+    """One file as a package database records it, for the `packages/verify` gate."""
+
+    package: str
+    package_type: PackageType
+    path: str
+    """Path as the package database lists it."""
+    digest: str | None = None
+    """Hex digest that the package database records for the file's content."""
+    digest_algorithm: str | None = None
+    """`md5` (dpkg) or `sha1` (apk), or None when the database records no digest."""
+    mode: int | None = None
+    """Permission bits that the database records (apk `a:` lines), or None."""
+    is_config_file: bool = False
+    """True for dpkg conffiles, which the gate does not verify because users edit them."""
+    real_path: str | None = None
+    """Path of the entry in the image after following symbolic links, or None when the image
+    has no such entry."""
+    real_digest: str | None = None
+    """Digest of the file in the image in `digest_algorithm`, for files whose content a cataloger
+    keeps and for files written by a layer above the first one whose package database lists
+    them. None for other files, whose content the gate therefore cannot compare."""
+
+
 class Unknown(BaseModel):
     """A file that could not be parsed; the analysis goes on without it."""
 
@@ -164,6 +196,12 @@ class AnalysisReport(BaseModel):
     image_size: int = 0
     """Sum of the uncompressed layer sizes in bytes."""
     problems: list[Unknown] = Field(default_factory=list)
+    content_matches: list[SecretMatch] = Field(default_factory=list)
+    """Lines of files that match the configured content search regexes (off by default)."""
+    retrieved_files: list[RetrievedFile] = Field(default_factory=list)
+    """Files stored whole for the `retrieved_files` gate; `/etc/passwd` by default."""
+    package_verification: list[PackageFileRecord] = Field(default_factory=list)
+    """Files that dpkg and apk packages own, with recorded and real digests."""
 
 
 class LayerRef(BaseModel):

@@ -1,4 +1,5 @@
-"""Settings of one image analysis: secret patterns and the limits that protect the worker."""
+"""Settings of one image analysis: secret and content search patterns, retrieved files, hints,
+and the limits that protect the worker."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from chalicelib.analysis.interface import AnalysisError
 
 @dataclasses.dataclass(frozen=True)
 class SecretPattern:
-    """A named regular expression that the secret scan applies to each line of small files."""
+    """A named regular expression that the secret scan or the content search applies to each
+    line of small files."""
 
     name: str
     """Name that policies refer to, such as `AWS_ACCESS_KEY`."""
@@ -50,6 +52,9 @@ DEFAULT_SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     ),
 )
 
+DEFAULT_RETRIEVED_FILES = ("/etc/passwd",)
+"""Anchore Engine's default `retrieve_files` `file_list`."""
+
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 RPM_DATABASE_SUFFIXES = ("/rpm/Packages", "/rpm/Packages.db", "/rpm/rpmdb.sqlite")
@@ -68,6 +73,21 @@ class AnalysisOptions:
     secret_patterns: tuple[SecretPattern, ...] = DEFAULT_SECRET_PATTERNS
     secret_max_file_size: int = 10_000
     """Largest regular file, in bytes, that the secret scan reads (Anchore's `MAXFILESIZE`)."""
+    content_search_patterns: tuple[SecretPattern, ...] = ()
+    """Named regexes of the content search, whose matches the `files/content_regex_match`
+    trigger reads. Anchore Engine has none by default, so the search is off."""
+    content_search_max_file_size: int = MIB
+    """Largest regular file, in bytes, that the content search reads.
+
+    NOTE: Anchore Engine reads files of any size unless `MAXFILESIZE` is set. The limit here
+    bounds the memory that one file takes while it is searched."""
+    retrieved_files: tuple[str, ...] = DEFAULT_RETRIEVED_FILES
+    """Absolute paths of the files whose content is stored whole in `retrieved_files`."""
+    retrieved_file_max_size: int = 1000 * 1024
+    """Largest file, in bytes, that is stored (Anchore's `max_file_size_kb` of 1000)."""
+    enable_hints: bool = False
+    """Merge the packages of `/anchore_hints.json` in the image into the found packages, as
+    Anchore Engine's `enable_hints` does."""
     max_kept_file_size: int = 32 * MIB
     """Largest file, in bytes, whose content is kept in memory for a cataloger."""
     max_kept_rpmdb_size: int = 256 * MIB
@@ -103,15 +123,29 @@ class AnalysisOptions:
             value = getattr(self, field)
             if value <= 0:
                 raise AnalysisError(f"analysis option {field}={value} must be positive")
-        for field in ("secret_max_file_size", "max_symlink_hops"):
+        for field in (
+            "secret_max_file_size",
+            "max_symlink_hops",
+            "content_search_max_file_size",
+            "retrieved_file_max_size",
+        ):
             value = getattr(self, field)
             if value < 0:
                 raise AnalysisError(f"analysis option {field}={value} must not be negative")
-        for pattern in self.secret_patterns:
-            try:
-                re.compile(pattern.regex.encode())
-            except (re.error, UnicodeEncodeError) as error:
+        for kind, patterns in (
+            ("secret", self.secret_patterns),
+            ("content search", self.content_search_patterns),
+        ):
+            for pattern in patterns:
+                try:
+                    re.compile(pattern.regex.encode())
+                except (re.error, UnicodeEncodeError) as error:
+                    raise AnalysisError(
+                        f"{kind} pattern {pattern.name} has an invalid regex {pattern.regex!r}: "
+                        f"{error}; fix the pattern"
+                    ) from error
+        for path in self.retrieved_files:
+            if not path.startswith("/"):
                 raise AnalysisError(
-                    f"secret pattern {pattern.name} has an invalid regex {pattern.regex!r}: "
-                    f"{error}; fix the pattern"
-                ) from error
+                    f"retrieved file {path!r} is not an absolute path; start it with '/'"
+                )

@@ -91,9 +91,7 @@ def parse_installed_json(location: str, content: bytes, context: ParseContext) -
     return result
 
 
-def _package(
-    location: str, name: str, version: str, entry: dict[str, Any], dev: bool
-) -> Package:
+def _package(location: str, name: str, version: str, entry: dict[str, Any], dev: bool) -> Package:
     metadata = {key: entry[key] for key in _METADATA_KEYS if entry.get(key)}
     if dev:
         metadata["dev"] = True

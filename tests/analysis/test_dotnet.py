@@ -18,7 +18,7 @@ LOCATION = "/app/ExampleApp1.deps.json"
 
 def parse(content: bytes | str, location: str = LOCATION) -> ParseResult:
     data = content.encode() if isinstance(content, str) else content
-    return parse_deps_json(location, data, ParseContext(None, dict().get))
+    return parse_deps_json(location, data, ParseContext(None, {}.get))
 
 
 def test_deps_json_test_library(shared_dir: Path) -> None:
@@ -51,9 +51,7 @@ def test_deps_json_package_fields(shared_dir: Path) -> None:
     assert logging.metadata["hashPath"] == "microsoft.extensions.logging.6.0.0.nupkg.sha512"
     assert logging.metadata["sha512"].startswith("sha512-")
     assert logging.metadata["dependencies"]["Microsoft.Extensions.Options"] == "6.0.0"
-    assert logging.metadata["runtime"] == [
-        "lib/netstandard2.1/Microsoft.Extensions.Logging.dll"
-    ]
+    assert logging.metadata["runtime"] == ["lib/netstandard2.1/Microsoft.Extensions.Logging.dll"]
 
 
 def test_deps_json_projects_are_not_packages(shared_dir: Path) -> None:

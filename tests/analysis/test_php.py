@@ -17,7 +17,7 @@ LOCATION = "/var/www/vendor/composer/installed.json"
 
 def parse(content: bytes | str, location: str = LOCATION) -> ParseResult:
     data = content.encode() if isinstance(content, str) else content
-    return parse_installed_json(location, data, ParseContext(None, dict().get))
+    return parse_installed_json(location, data, ParseContext(None, {}.get))
 
 
 @pytest.mark.parametrize("form", ["composer_1", "composer_2"])

@@ -18,7 +18,7 @@ LOCATION = "/usr/local/bundle/specifications/bundler-2.1.4.gemspec"
 
 def parse(content: bytes | str, location: str = LOCATION) -> ParseResult:
     data = content.encode() if isinstance(content, str) else content
-    return parse_gemspec(location, data, ParseContext(None, dict().get))
+    return parse_gemspec(location, data, ParseContext(None, {}.get))
 
 
 def spec(*lines: str, variable: str = "s") -> str:
@@ -120,7 +120,9 @@ def test_gemspec_truncated_authors_line_ignored(shared_dir: Path) -> None:
 
 
 def test_gemspec_word_array_licenses() -> None:
-    [package] = parse(spec('s.name = "x"', 's.version = "1.0"', "s.licenses = %w[MIT Ruby]")).packages
+    [package] = parse(
+        spec('s.name = "x"', 's.version = "1.0"', "s.licenses = %w[MIT Ruby]")
+    ).packages
     assert package.licenses == ["MIT", "Ruby"]
 
 
@@ -191,7 +193,9 @@ def test_gemspec_invalid_version_unknown() -> None:
 
 
 def test_gemspec_brace_block_and_author() -> None:
-    text = 'Gem::Specification.new { |g|\n  g.name = "y"\n  g.version = "3"\n  g.author = "Ann"\n}\n'
+    text = (
+        'Gem::Specification.new { |g|\n  g.name = "y"\n  g.version = "3"\n  g.author = "Ann"\n}\n'
+    )
     [package] = parse(text).packages
     assert (package.name, package.version, package.origin) == ("y", "3", "Ann")
 
