@@ -24,7 +24,12 @@ from chalicelib.service.errors import InvalidRequestError
 from chalicelib.store import EventRecord, FeedGroupRecord, ImageRecord, StoreError, match_key
 from chalicelib.store.base import batches
 from chalicelib.vulns.interface import FeedError, VulnMatch, VulnRecord
-from chalicelib.vulns.matcher import RecordLookup, match_packages
+from chalicelib.vulns.matcher import (
+    RecordLookup,
+    match_packages,
+    package_namespaces,
+    vuln_namespace,
+)
 from chalicelib.vulns.sources import FeedSource, iter_records, parse_feed_sources
 
 logger = logging.getLogger(__name__)
@@ -214,8 +219,9 @@ def _sync(
     services.store.discard_staged_records(sync_id, FEED_NAME)
 
     rematched = updated = 0
-    if any(result.updated_record_count for result in results):
-        rematched, updated = rematch_all(services)
+    changed = {result.group for result in results if result.updated_record_count}
+    if changed:
+        rematched, updated = rematch_all(services, changed)
     return FeedSyncResult(
         groups=results,
         errors=list(failed_sources.values()),
@@ -368,32 +374,55 @@ def match_image(services: Services, digest: str, report: AnalysisReport | None =
     return len(matches)
 
 
-def rematch_all(services: Services) -> tuple[int, int]:
-    """Match every analyzed image again from its stored packages, as after a feed sync.
+def rematch_all(services: Services, namespaces: set[str] | None = None) -> tuple[int, int]:
+    """Match analyzed images again from their stored packages, as after a feed sync.
 
-    Each image whose matches changed gets a recorded `vuln_update` and a
-    `user.checks.tag.vulnerabilities.update` event per tag. Record lookups are shared across
-    images, so a package found in many images is looked up once. Returns the number of images
-    matched and the number whose matches changed.
+    With `namespaces`, only images with a package looked up in one of them are matched again,
+    because the matches of the others cannot have changed. Each image whose matches changed
+    gets a recorded `vuln_update` and a `user.checks.tag.vulnerabilities.update` event per tag.
+    Record lookups are shared across images, so a package found in many images is looked up
+    once. Returns the number of images matched again and the number whose matches changed.
     """
     lookup = CachedLookup(services.store.find_vuln_records)
     images = services.store.list_images(analysis_status="analyzed")
-    updated = 0
+    rematched = updated = 0
     for image in images:
         try:
-            diff = rematch_image(services, image, lookup)
+            diff = rematch_image(services, image, lookup, namespaces)
         except StoreError as error:
             logger.error("re-matching failed: image_digest=%s error=%s", image.digest, error)
             continue
-        updated += bool(diff)
-    logger.info("re-matched images: images=%d updated=%d", len(images), updated)
-    return len(images), updated
+        if diff is not None:
+            rematched += 1
+            updated += bool(diff)
+    logger.info(
+        "re-matched images: images=%d rematched=%d updated=%d", len(images), rematched, updated
+    )
+    return rematched, updated
 
 
-def rematch_image(services: Services, image: ImageRecord, lookup: RecordLookup) -> MatchDiff:
-    """Match one analyzed image again and record how its matches changed."""
+def rematch_image(
+    services: Services,
+    image: ImageRecord,
+    lookup: RecordLookup,
+    namespaces: set[str] | None = None,
+) -> MatchDiff | None:
+    """Match one analyzed image again and record how its matches changed.
+
+    Returns None, without matching, when `namespaces` is given and no package of the image is
+    looked up in any of them.
+    """
     packages = _stored_packages(services, image.digest)
     distro = Distro(id=image.distro, version_id=image.distro_version) if image.distro else None
+    if namespaces is not None:
+        distro_namespace = vuln_namespace(distro)
+        looked_up = {
+            namespace
+            for package in packages
+            for namespace, _ in package_namespaces(package, distro_namespace)
+        }
+        if not looked_up & namespaces:
+            return None
     matches = match_packages(packages, distro, lookup)
     previous, _ = services.store.get_matches(image.digest)
     now = utcnow()

@@ -308,9 +308,12 @@ def test_rematch_unchanged_image_records_nothing(services: Services, feed_dir: P
     _set_fix(feed_dir, "PYSEC-2018-28", "2.20.0", "2.21.0")
 
     result = vuln_service.sync_feeds(services)
+    rematched, updated = vuln_service.rematch_all(services)
 
-    assert result.rematched_images == 2
+    assert result.rematched_images == 1
     assert result.updated_images == 1
+    assert rematched == 2
+    assert updated == 0
     assert services.store.list_vuln_updates(OTHER_DIGEST) == []
 
 
@@ -360,3 +363,18 @@ def test_cached_lookup_asks_once_per_name() -> None:
     assert cached("pypi", ["requests", "urllib3"]) == [record]
     assert cached("pypi", ["idna", "requests"]) == [record]
     assert calls == [("pypi", ["requests", "urllib3"]), ("pypi", ["idna"])]
+
+
+def test_rematch_skips_images_of_other_namespaces(services: Services) -> None:
+    _add_image(services)
+    services.store.upsert_image(new_image(OTHER_DIGEST))
+    npm_package = {"name": "minimist", "version": "0.0.8", "type": "npm", "location": "/app"}
+    services.store.finish_analysis(OTHER_DIGEST, {"packages": [npm_package]}, summary())
+
+    result = vuln_service.sync_feeds(services)
+    rematched, updated = vuln_service.rematch_all(services, {"npm"})
+
+    assert result.rematched_images == 1
+    assert rematched == 1
+    assert updated == 0
+    assert services.store.list_vuln_updates(OTHER_DIGEST) == []
