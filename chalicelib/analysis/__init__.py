@@ -133,7 +133,9 @@ CATALOGERS: tuple[Cataloger, ...] = (
     Cataloger(
         id="java-archive-cataloger",
         parser=java.parse_java_archive,
-        patterns=java.ARCHIVE_PATTERNS,
+        patterns=(),
+        summarize=java.summarize_java_archive,
+        summary_patterns=java.ARCHIVE_PATTERNS,
         tags=frozenset({"language", "java"}),
     ),
     Cataloger(

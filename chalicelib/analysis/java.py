@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
 import posixpath
 import re
@@ -18,8 +19,8 @@ import zlib
 
 from packageurl import PackageURL
 
-from chalicelib.analysis.catalog import ParseContext, ParseResult
-from chalicelib.analysis.interface import Package, PackageType
+from chalicelib.analysis.catalog import SUMMARY_PREFIX, ParseContext, ParseResult
+from chalicelib.analysis.interface import Package, PackageType, Unknown
 
 logger = logging.getLogger(__name__)
 
@@ -238,13 +239,50 @@ def maven_purl(group: str, artifact: str, version: str) -> str:
     ).to_string()
 
 
+def summarize_java_archive(path: str, content: bytes) -> dict[str, object] | None:
+    """Catalog a Java archive while its layer streams; None for files of other names.
+
+    Jars are kept as these summaries rather than whole, so a Java-heavy image costs the size of
+    its package lists in memory, and archives over the kept-file limit are still read.
+    """
+    if not path.endswith(ARCHIVE_EXTENSIONS):
+        return None
+    result = catalog_archive(path, content, DEFAULT_LIMITS)
+    return {
+        "path": path,
+        "packages": [package.model_dump(mode="json") for package in result.packages],
+        "unknowns": [unknown.model_dump(mode="json") for unknown in result.unknowns],
+    }
+
+
 def parse_java_archive(location: str, content: bytes, context: ParseContext) -> ParseResult:
     """Catalog the Java archive at `location` and every archive nested in it.
 
-    A file that is not a zip archive, a corrupt nested archive or a limit of `DEFAULT_LIMITS`
-    reached becomes an `Unknown`; packages found before it are kept.
+    `content` is the archive, or a summary from `summarize_java_archive` after
+    `SUMMARY_PREFIX`. A file that is not a zip archive, a corrupt nested archive or a limit of
+    `DEFAULT_LIMITS` reached becomes an `Unknown`; packages found before it are kept.
     """
-    return catalog_archive(location, content, DEFAULT_LIMITS)
+    if not content.startswith(SUMMARY_PREFIX):
+        return catalog_archive(location, content, DEFAULT_LIMITS)
+
+    summary = json.loads(content[len(SUMMARY_PREFIX) :])
+    result = ParseResult()
+    if "error" in summary:
+        result.add_unknown(location, str(summary["error"]))
+        return result
+    # A hard link shares its target's summary, whose locations start with the target's path.
+    old = summary["path"]
+    for fields in summary["packages"]:
+        package = Package.model_validate(fields)
+        package.location = location + package.location[len(old) :]
+        virtual_path = package.metadata.get("virtual_path")
+        if isinstance(virtual_path, str):
+            package.metadata["virtual_path"] = location + virtual_path[len(old) :]
+        result.packages.append(package)
+    for fields in summary["unknowns"]:
+        unknown = Unknown.model_validate(fields)
+        result.add_unknown(location + unknown.location[len(old) :], unknown.reason)
+    return result
 
 
 def catalog_archive(location: str, content: bytes, limits: ArchiveLimits) -> ParseResult:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.analysis import analyze_image
+from chalicelib.analysis import AnalysisOptions, analyze_image
 from chalicelib.analysis.catalog import ParseContext, ParseResult
 from chalicelib.analysis.interface import PackageType
 from chalicelib.analysis.java import (
@@ -21,7 +21,7 @@ from chalicelib.analysis.java import (
     split_archive_filename,
 )
 from chalicelib.api.render import java_package
-from tests.analysis.builders import file, image
+from tests.analysis.builders import Item, file, image
 
 JAVA = "acceptance-fixtures/dirscan/syft-image-pkg-coverage/pkgs/java"
 TESTDATA = "acceptance-fixtures/syft/java/testdata"
@@ -296,3 +296,28 @@ def test_java_long_manifest_values_not_stored() -> None:
     [package] = parse("/lib/bundle-1.0.jar", content).packages
     assert package.metadata["manifest"] == {"Manifest-Version": "1.0"}
     assert "manifest_sections" not in package.metadata
+
+
+def test_java_archive_over_kept_limit_in_image() -> None:
+    padding = {"blob.bin": bytes(range(256)) * 64}
+    content = jar("org.example", "big", "2.0", **padding)
+    options = AnalysisOptions(max_kept_file_size=1000)
+    report = analyze_image(image([file("opt/big-2.0.jar", content)]), options=options)
+    found = {(p.name, p.version, p.location) for p in report.packages}
+    assert found == {("big", "2.0", "/opt/big-2.0.jar")}
+    assert report.problems == []
+
+
+def test_java_hard_link_shares_summary() -> None:
+    source = image(
+        [
+            file("opt/lib-1.0.jar", jar("org.example", "lib", "1.0")),
+            Item("srv/lib-1.0.jar", "hardlink", target="opt/lib-1.0.jar"),
+        ]
+    )
+    report = analyze_image(source)
+    found = {(p.name, p.location, p.metadata["virtual_path"]) for p in report.packages}
+    assert found == {
+        ("lib", "/opt/lib-1.0.jar", "/opt/lib-1.0.jar"),
+        ("lib", "/srv/lib-1.0.jar", "/srv/lib-1.0.jar"),
+    }
