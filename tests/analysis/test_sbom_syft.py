@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.analysis.interface import AnalysisReport, FileEntry, FileType
+from chalicelib.analysis.interface import AnalysisReport, FileEntry, FileType, PackageType
 from chalicelib.analysis.sbom import SbomSubject, SubjectKind, build_sbom, write_sbom
 from chalicelib.analysis.sbom.syft import SCHEMA_URL, SCHEMA_VERSION
 from tests.analysis.sbom_support import (  # noqa: F401
@@ -17,12 +17,15 @@ from tests.analysis.sbom_support import (  # noqa: F401
     DIFF_ID,
     LAYER,
     alpine_report,
+    cyclonedx_validator,
     debian_archive,
     debian_report,
     make_file,
     make_package,
     make_report,
     run_syft,
+    schema_errors,
+    spdx_validator,
 )
 
 SUBJECT = SbomSubject(name="alpine:3.10", tags=("alpine:3.10",))
@@ -173,3 +176,49 @@ def test_syft_directory_source() -> None:
 
     assert document["source"]["type"] == "directory"
     assert document["source"]["metadata"] == {"path": "/srv/app"}
+
+
+def test_syft_reads_back_every_package_type(tmp_path: Path) -> None:
+    packages = [
+        make_package(
+            f"{package_type.value}-example",
+            type=package_type,
+            location=f"/opt/{package_type.value}/example",
+            purl=None,
+            cpes=[],
+            metadata={
+                "classifier": "example-binary",
+                "go_compiled_version": "go1.22.1",
+                "architecture": "amd64",
+                "main_module": "example.com/tool",
+                "source": "registry+https://github.com/rust-lang/crates.io-index",
+                "release": "1.el9",
+                "epoch": 1,
+                "virtual_path": "/opt/app.war:WEB-INF/lib/example.jar",
+                "authors": ["A. Author"],
+                "sha512": "sha512-abc",
+            },
+        )
+        for package_type in PackageType
+    ]
+    report = make_report(packages)
+    path = tmp_path / "sbom.syft.json"
+    path.write_bytes(write_sbom(report, "syft-json", SUBJECT))
+
+    finished = run_syft("convert", str(path), "-o", "syft-json")
+
+    assert finished.returncode == 0, finished.stderr
+    converted = json.loads(finished.stdout)
+    assert identities(converted) == identities(json.loads(path.read_bytes()))
+    by_type = {artifact["type"]: artifact for artifact in converted["artifacts"]}
+    assert by_type["go-module"]["metadata"]["goCompiledVersion"] == "go1.22.1"
+    assert by_type["rpm"]["metadata"]["epoch"] == 1
+    assert by_type["java-archive"]["metadata"]["virtualPath"] == (
+        "/opt/app.war:WEB-INF/lib/example.jar"
+    )
+    assert by_type["binary"]["metadata"]["matches"][0]["classifier"] == "example-binary"
+    for format_name, validator in (
+        ("cyclonedx-json", cyclonedx_validator()),
+        ("spdx-json", spdx_validator()),
+    ):
+        assert schema_errors(validator, build_sbom(report, format_name, SUBJECT)) == []

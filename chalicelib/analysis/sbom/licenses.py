@@ -37,6 +37,8 @@ def _licensing() -> Licensing:
     return get_spdx_licensing()
 
 
+# Images repeat a few license values across thousands of packages.
+@functools.lru_cache(maxsize=4096)
 def normalize_license(value: str) -> License:
     """Normalize one license value to an SPDX expression, or keep it as a plain name.
 

@@ -187,27 +187,27 @@ def _metadata(context: SbomContext, package: Package) -> tuple[str | None, dict[
             "maintainer": package.origin or "",
             "version": package.version,
             "architecture": package.architecture or "",
-            "url": str(extra.get("url", "")),
-            "description": str(extra.get("description", "")),
-            "size": int(extra.get("size", 0) or 0),
+            "url": _text(extra, "url"),
+            "description": _text(extra, "description"),
+            "size": extra["size"] if isinstance(extra.get("size"), int) else 0,
             "installedSize": package.size or 0,
             "pullDependencies": [],
             "provides": [],
-            "pullChecksum": str(extra.get("checksum", "")),
-            "gitCommitOfApkPort": str(extra.get("commit", "")),
+            "pullChecksum": _text(extra, "checksum"),
+            "gitCommitOfApkPort": _text(extra, "commit"),
             "files": [{"path": path} for path in package.files],
         }
     if package.type is PackageType.RPM:
         epoch = extra.get("epoch")
         return "rpm-db-entry", {
             "name": package.name,
-            "version": package.version,
+            "version": _text(extra, "version") or package.version,
             "epoch": epoch if isinstance(epoch, int) else None,
             "architecture": package.architecture or "",
-            "release": str(extra.get("release", "")),
-            "sourceRpm": package.source_name or "",
+            "release": _text(extra, "release"),
+            "sourceRpm": _text(extra, "source_rpm"),
             "size": package.size or 0,
-            "vendor": package.origin or "",
+            "vendor": _text(extra, "vendor"),
             "files": [],
         }
     if package.type is PackageType.PYTHON:
@@ -225,20 +225,57 @@ def _metadata(context: SbomContext, package: Package) -> tuple[str | None, dict[
             "name": package.name,
             "version": package.version,
             "author": package.origin or "",
-            "homepage": str(extra.get("homepage", "")),
-            "description": str(extra.get("description", "")),
-            "url": str(extra.get("url", "")),
-            "private": bool(extra.get("private", False)),
+            "homepage": _text(extra, "homepage"),
+            "description": _text(extra, "description"),
+            "url": _text(extra, "url"),
+            "private": extra.get("private") is True,
         }
     if package.type is PackageType.GEM:
-        return "ruby-gemspec", {"name": package.name, "version": package.version}
+        gem: dict[str, Any] = {"name": package.name, "version": package.version}
+        for key in ("files", "authors"):
+            values = extra.get(key)
+            if isinstance(values, list) and all(isinstance(value, str) for value in values):
+                gem[key] = values
+        if _text(extra, "homepage"):
+            gem["homepage"] = _text(extra, "homepage")
+        return "ruby-gemspec", gem
     if package.type is PackageType.JAVA:
-        return "java-archive", {"virtualPath": package.location}
+        return "java-archive", {"virtualPath": _text(extra, "virtual_path") or package.location}
+    if package.type is PackageType.GO:
+        go: dict[str, Any] = {
+            "goCompiledVersion": _text(extra, "go_compiled_version"),
+            "architecture": _text(extra, "architecture"),
+        }
+        if _text(extra, "main_module"):
+            go["mainModule"] = _text(extra, "main_module")
+        if _text(extra, "h1_digest"):
+            go["h1Digest"] = _text(extra, "h1_digest")
+        return "go-module-buildinfo-entry", go
+    if package.type is PackageType.RUST:
+        return "rust-cargo-audit-entry", {
+            "name": package.name,
+            "version": package.version,
+            "source": _text(extra, "source"),
+        }
+    if package.type is PackageType.NUGET:
+        return "dotnet-deps-entry", {
+            "name": package.name,
+            "version": package.version,
+            "path": _text(extra, "path"),
+            "sha512": _text(extra, "sha512"),
+            "hashPath": _text(extra, "hashPath"),
+        }
     if package.type is PackageType.BINARY:
         location = _location(context, package.location, package.layer_digest)
-        classifier = str(extra.get("classifier", package.name))
+        classifier = _text(extra, "classifier") or package.name
         return "binary-signature", {"matches": [{"classifier": classifier, "location": location}]}
     return None, None
+
+
+def _text(metadata: dict[str, Any], key: str) -> str:
+    """Return a string field of a package's metadata, or "" when it is missing or not a string."""
+    value = metadata.get(key)
+    return value if isinstance(value, str) else ""
 
 
 def _file(context: SbomContext, identifier: str, entry: FileEntry) -> dict[str, Any]:
