@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import time
 
 import pytest
 from chalice.test import Client
@@ -334,6 +335,7 @@ def test_check_explains_vulnerabilities_after_sync(
     assert call(client, "POST", "/v1/system/feeds")[0] == 200
     image = add_and_wait(client, small_image)
     digest = image["imageDigest"]
+    wait_matched(client, digest)
 
     entry = check_entry(client, f"/v1/images/{digest}/check?tag={small_image}")
 
@@ -354,6 +356,17 @@ def test_check_explains_vulnerabilities_after_sync(
     )
     assert package["type"] == "npm"
     assert package["layer_digest"] in [layer["digest"] for layer in image_layers(services, digest)]
+
+
+def wait_matched(client: Client, digest: str, timeout: float = 60) -> None:
+    """Poll until the image has matches: the worker matches an image after marking it analyzed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, body = call(client, "GET", f"/v1/images/{digest}/vuln/all")
+        if body["vulnerabilities"]:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"image {digest} has no vulnerability matches after {timeout} s")
 
 
 def image_layers(services: Services, digest: str) -> list[dict]:
