@@ -130,7 +130,11 @@ class RetrievedFile(BaseModel):
 
 
 class PackageFileRecord(BaseModel):
-    """One file as a package database records it, for the `packages/verify` gate."""
+    """A file that a package database lists and that the image lacks or has changed.
+
+    The `packages/verify` gate reports it as `missing` when `real_path` is None, and as
+    `changed` when `real_digest` differs from `digest` or the file's mode differs from `mode`.
+    """
 
     package: str
     package_type: PackageType
@@ -148,9 +152,9 @@ class PackageFileRecord(BaseModel):
     """Path of the entry in the image after following symbolic links, or None when the image
     has no such entry."""
     real_digest: str | None = None
-    """Digest of the file in the image in `digest_algorithm`, for files whose content a cataloger
-    keeps and for files written by a layer above the first one whose package database lists
-    them. None for other files, whose content the gate therefore cannot compare."""
+    """Digest of the file in the image in `digest_algorithm`, known for files whose content a
+    cataloger keeps and for files written by a layer above the first one whose package database
+    lists them; None otherwise."""
 
 
 class Unknown(BaseModel):
@@ -201,7 +205,7 @@ class AnalysisReport(BaseModel):
     retrieved_files: list[RetrievedFile] = Field(default_factory=list)
     """Files stored whole for the `retrieved_files` gate; `/etc/passwd` by default."""
     package_verification: list[PackageFileRecord] = Field(default_factory=list)
-    """Files that dpkg and apk packages own, with recorded and real digests."""
+    """Files of dpkg and apk packages that are missing or differ from the package database."""
 
 
 class LayerRef(BaseModel):

@@ -1,4 +1,4 @@
-"""Package verification data: the files that dpkg and apk packages own, with their digests.
+"""Package verification data: files of dpkg and apk packages that are gone or changed.
 
 The `packages/verify` gate compares what a package database records for each file (dpkg
 `info/*.md5sums` and status `Conffiles`, apk `Z:` SHA-1 checksums and `a:` modes) with the file
@@ -23,15 +23,17 @@ import logging
 import posixpath
 import re
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from chalicelib.analysis.catalog import SUMMARY_PREFIX, ExecutableSummarizer
-from chalicelib.analysis.interface import FileType, Package, PackageFileRecord, PackageType
+from chalicelib.analysis.interface import Package, PackageFileRecord, PackageType
 from chalicelib.analysis.layers import LayerContents
 from chalicelib.analysis.squash import SquashedView, SymlinkLoopError
 
 logger = logging.getLogger(__name__)
 
 DPKG_INFO_DIRECTORY = "/var/lib/dpkg/info/"
+DPKG_STATUS = "/var/lib/dpkg/status"
 DPKG_STATUS_D = "/var/lib/dpkg/status.d/"
 APK_DATABASES = ("/lib/apk/db/installed", "/usr/lib/apk/db/installed")
 SUMMARY_KEY = "package-verification"
@@ -88,9 +90,11 @@ class PackageDigestSummarizer:
     def learn(self, view: SquashedView, layer: LayerContents) -> None:
         """Add the files listed by the package databases that `layer` wrote to `expected`.
 
-        Paths are added as listed and with symbolic links followed in `view`, so that `/bin/sh`
-        in a database also matches `/usr/bin/sh` on a merged-`/usr` image. Paths are never
-        removed: digesting a file that no package owns any more costs time, not correctness.
+        The databases are dpkg `md5sums` files, the dpkg status file's `Conffiles` and the apk
+        `installed` database. Paths are added as listed and with symbolic links followed in
+        `view`, so that `/bin/sh` in a database also matches `/usr/bin/sh` on a merged-`/usr`
+        image. Paths are never removed: digesting a file that no package owns any more costs
+        time, not correctness.
         """
         for path, content in layer.kept.items():
             if keeps_database(path) or (
@@ -98,13 +102,20 @@ class PackageDigestSummarizer:
             ):
                 algorithm = "md5"
                 listed = [line[1] for line in _md5sums_lines(content)]
+            elif path == DPKG_STATUS:
+                algorithm = "md5"
+                listed = [
+                    conffile for found in _conffiles(content).values() for conffile, _ in found
+                ]
             elif path in APK_DATABASES:
                 algorithm = "sha1"
-                listed = [record.path for record in _apk_files(content)]
+                listed = [item.path for item in _apk_files(content)]
             else:
                 continue
             for listed_path in listed:
                 self.expected[listed_path] = algorithm
+                if view.get(listed_path) is not None:
+                    continue
                 try:
                     self.expected[view.resolve(listed_path)] = algorithm
                 except SymlinkLoopError:
@@ -114,12 +125,15 @@ class PackageDigestSummarizer:
 def package_file_records(
     view: SquashedView, packages: Sequence[Package]
 ) -> list[PackageFileRecord]:
-    """Return a record of each file that the found dpkg and apk packages own.
+    """Return a record of each file of a found dpkg or apk package that has changed or is gone.
 
     dpkg files come from `info/NAME[:ARCH].md5sums` (or `status.d/NAME.md5sums` on distroless
-    images) and the status file's `Conffiles`, and apk files from the `installed` database.
+    images) and the status file's `Conffiles`, and apk files from the `installed` database. A
+    file is recorded when the image has no entry at its path, when its real digest is known and
+    differs from the recorded one, or when its permission bits differ from the recorded mode.
+    Files that match, and files that cannot be compared, are left out: an image can list tens of
+    thousands of package files, and their records would only repeat the package databases.
     """
-    records: list[PackageFileRecord] = []
     dpkg_by_location: dict[str, list[Package]] = {}
     apk_names: dict[str, set[str]] = {}
     for package in packages:
@@ -128,19 +142,31 @@ def package_file_records(
         elif package.type is PackageType.APK:
             apk_names.setdefault(package.location, set()).add(package.name)
 
+    listed: list[_ListedFile] = []
     for location, found in dpkg_by_location.items():
-        records.extend(_dpkg_records(view, location, found))
+        listed.extend(_dpkg_files(view, location, found))
     for location, names in apk_names.items():
-        content = view.read(location) or b""
-        for record in _apk_files(content):
-            if record.package in names:
-                records.append(_with_real_file(view, record))
-    return records
+        apk_files = _apk_files(view.read(location) or b"")
+        listed.extend(item for item in apk_files if item.package in names)
+    records = (_record(view, item) for item in listed)
+    return [record for record in records if record is not None]
 
 
-def _dpkg_records(
+class _ListedFile(NamedTuple):
+    """A file as a package database lists it, before the image's file is looked up."""
+
+    package: str
+    package_type: PackageType
+    path: str
+    digest: str | None
+    digest_algorithm: str | None
+    mode: int | None = None
+    is_config_file: bool = False
+
+
+def _dpkg_files(
     view: SquashedView, location: str, packages: list[Package]
-) -> Iterator[PackageFileRecord]:
+) -> Iterator[_ListedFile]:
     conffiles = _conffiles(view.read(location) or b"")
     directory = posixpath.dirname(location)
     distroless = posixpath.basename(directory) == "status.d"
@@ -154,34 +180,29 @@ def _dpkg_records(
                 candidates.insert(0, f"{info}/{package.name}:{package.architecture}.md5sums")
         content = next((c for c in map(view.read, candidates) if c is not None), b"")
         for digest, path in _md5sums_lines(content):
-            record = PackageFileRecord(
-                package=package.name,
-                package_type=PackageType.DPKG,
-                path=path,
-                digest=digest,
-                digest_algorithm="md5",
-            )
-            yield _with_real_file(view, record)
+            yield _ListedFile(package.name, PackageType.DPKG, path, digest, "md5")
         for path, digest in conffiles.get(package.name, []):
-            record = PackageFileRecord(
-                package=package.name,
-                package_type=PackageType.DPKG,
-                path=path,
-                digest=digest,
-                digest_algorithm="md5",
-                is_config_file=True,
+            yield _ListedFile(
+                package.name, PackageType.DPKG, path, digest, "md5", is_config_file=True
             )
-            yield _with_real_file(view, record)
 
 
 def _md5sums_lines(content: bytes) -> Iterator[tuple[str, str]]:
     """Yield (hex digest, absolute path) from a dpkg `md5sums` file; bad lines are skipped."""
     for line in content.decode(errors="replace").splitlines():
-        parts = line.split(None, 1)
-        if len(parts) != 2 or len(parts[0]) != 32:
-            continue
-        path = parts[1].strip()
-        yield parts[0].lower(), posixpath.normpath("/" + path.lstrip("/"))
+        # dpkg writes `DIGEST  PATH`; the general split below is for hand-made files.
+        digest, separator, path = line.partition("  ")
+        if not separator or len(digest) != 32:
+            parts = line.split(None, 1)
+            if len(parts) != 2 or len(parts[0]) != 32:
+                continue
+            digest, path = parts
+        path = path.strip()
+        if path.startswith(("/", ".")) or "//" in path or "/." in path:
+            path = posixpath.normpath("/" + path.lstrip("/"))
+        else:
+            path = "/" + path
+        yield digest.lower(), path
 
 
 def _conffiles(status: bytes) -> dict[str, list[tuple[str, str]]]:
@@ -204,16 +225,28 @@ def _conffiles(status: bytes) -> dict[str, list[tuple[str, str]]]:
     return found
 
 
-def _apk_files(content: bytes) -> Iterator[PackageFileRecord]:
-    """Yield one record per `R:` file of an apk `installed` database, without real file data.
+def _apk_files(content: bytes) -> Iterator[_ListedFile]:
+    """Yield each `R:` file of an apk `installed` database with its checksum and mode.
 
     `Z:` is `Q1` and the base64 of the file's SHA-1, and `a:UID:GID:MODE` gives its octal mode.
     """
     package = ""
     directory = ""
-    record: PackageFileRecord | None = None
+    current: _ListedFile | None = None
     for line in content.decode(errors="replace").splitlines():
         key, value = line[:2], line[2:].strip()
+        if key == "a:" and current is not None:
+            mode = value.rsplit(":", 1)[-1]
+            if mode and set(mode) <= set("01234567"):
+                current = current._replace(mode=int(mode, 8))
+            continue
+        if key == "Z:" and current is not None:
+            digest = _apk_sha1(value)
+            current = current._replace(digest=digest, digest_algorithm="sha1" if digest else None)
+            continue
+        if current is not None:
+            yield current
+            current = None
         if not line.strip():
             package, directory = "", ""
         elif key == "P:":
@@ -221,24 +254,10 @@ def _apk_files(content: bytes) -> Iterator[PackageFileRecord]:
         elif key == "F:":
             directory = value.strip("/")
         elif key == "R:" and package:
-            if record is not None:
-                yield record
             path = f"/{directory}/{value}" if directory else f"/{value}"
-            record = PackageFileRecord(package=package, package_type=PackageType.APK, path=path)
-            continue
-        elif key == "a:" and record is not None:
-            mode = value.rsplit(":", 1)[-1]
-            record.mode = int(mode, 8) if mode and set(mode) <= set("01234567") else None
-            continue
-        elif key == "Z:" and record is not None:
-            record.digest = _apk_sha1(value)
-            record.digest_algorithm = "sha1" if record.digest else None
-            continue
-        if record is not None:
-            yield record
-            record = None
-    if record is not None:
-        yield record
+            current = _ListedFile(package, PackageType.APK, path, None, None)
+    if current is not None:
+        yield current
 
 
 def _apk_sha1(checksum: str) -> str | None:
@@ -251,24 +270,44 @@ def _apk_sha1(checksum: str) -> str | None:
     return raw.hex() if len(raw) == 20 else None
 
 
-def _with_real_file(view: SquashedView, record: PackageFileRecord) -> PackageFileRecord:
-    """Fill in `real_path` and `real_digest` from the squashed view."""
-    exact = view.get(record.path)
-    if exact is not None and exact.type is FileType.SYMLINK:
-        # apk lists symbolic links as files; their checksum covers the link target text.
-        record.real_path = record.path
-        return record
-    try:
-        real = view.resolve(record.path)
-    except SymlinkLoopError:
-        return record
-    entry = view.get(real)
+def _record(view: SquashedView, listed: _ListedFile) -> PackageFileRecord | None:
+    """Return the record of `listed` when the image's file is gone or differs, else None."""
+    real: str | None = listed.path
+    entry = view.get(listed.path)
     if entry is None:
-        return record
-    record.real_path = real
-    if entry.has_content and record.digest_algorithm:
-        record.real_digest = _digest_of(view.content(real), record.digest_algorithm)
-    return record
+        # A path under a linked directory, such as `/bin/ls` on a merged-`/usr` image.
+        try:
+            real = view.resolve(listed.path)
+        except SymlinkLoopError:
+            real = None
+        entry = view.get(real) if real is not None else None
+    if entry is None or real is None:
+        return _make_record(listed, None, None)
+    # apk lists symbolic links as files, and their checksum covers the link target text.
+    if not entry.has_content or listed.digest_algorithm is None:
+        return None
+    real_digest = _digest_of(view.content(real), listed.digest_algorithm)
+    if real_digest is not None and real_digest != listed.digest:
+        return _make_record(listed, real, real_digest)
+    if listed.mode is not None and entry.mode & 0o7777 != listed.mode & 0o7777:
+        return _make_record(listed, real, real_digest)
+    return None
+
+
+def _make_record(
+    listed: _ListedFile, real_path: str | None, real_digest: str | None
+) -> PackageFileRecord:
+    return PackageFileRecord(
+        package=listed.package,
+        package_type=listed.package_type,
+        path=listed.path,
+        digest=listed.digest,
+        digest_algorithm=listed.digest_algorithm,
+        mode=listed.mode,
+        is_config_file=listed.is_config_file,
+        real_path=real_path,
+        real_digest=real_digest,
+    )
 
 
 def _digest_of(content: bytes | None, algorithm: str) -> str | None:
