@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.analysis import analyze_image
 from chalicelib.analysis.catalog import ParseContext, ParseResult
 from chalicelib.analysis.dotnet import parse_deps_json
 from chalicelib.analysis.interface import PackageType
+from chalicelib.api import render
+from tests.analysis.builders import file, image
 
 TRIVY = "acceptance-fixtures/trivy/parsers/dotnet/core_deps/testdata"
 DIRSCAN = "acceptance-fixtures/dirscan/syft-image-pkg-coverage/pkgs/dotnet"
@@ -131,3 +134,19 @@ def test_deps_json_bad_library_entries_unknown() -> None:
 def test_deps_json_not_object_unknown() -> None:
     [unknown] = parse("[]").unknowns
     assert unknown.reason == "deps.json is not a JSON object"
+
+
+def test_deps_json_in_image_content_rows(shared_dir: Path) -> None:
+    happy = (shared_dir / TRIVY / "happy.deps.json").read_bytes()
+    invalid = (shared_dir / TRIVY / "invalid.deps.json").read_bytes()
+    source = image([file("app/ExampleApp1.deps.json", happy), file("app/bad.deps.json", invalid)])
+    report = analyze_image(source)
+    [package] = report.packages
+    assert (package.name, package.version) == ("Newtonsoft.Json", "13.0.1")
+    [problem] = report.problems
+    assert problem.location == "/app/bad.deps.json"
+    [row] = render.content(report, "nuget")
+    assert row["type"] == "NUGET"
+    assert row["location"] == "/app/ExampleApp1.deps.json"
+    assert row["purl"] == "pkg:nuget/Newtonsoft.Json@13.0.1"
+    assert row["licenses"] == ["Unknown"]

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.analysis import analyze_image
 from chalicelib.analysis.catalog import ParseContext, ParseResult
 from chalicelib.analysis.interface import PackageType
 from chalicelib.analysis.php import composer_purl, parse_installed_json
+from chalicelib.api import render
+from tests.analysis.builders import file, image
 
 SYFT = "acceptance-fixtures/syft/php/testdata"
 LOCATION = "/var/www/vendor/composer/installed.json"
@@ -144,3 +147,21 @@ def test_installed_json_dev_packages_marked() -> None:
 )
 def test_composer_purl(name: str, purl: str) -> None:
     assert composer_purl(name, "1.0") == purl
+
+
+def test_installed_json_in_image_content_rows(shared_dir: Path) -> None:
+    content = (shared_dir / SYFT / "vendor/composer_2/installed.json").read_bytes()
+    source = image(
+        [file("var/www/vendor/composer/installed.json", content), file("opt/x/installed.json", "{")]
+    )
+    report = analyze_image(source)
+    assert [p.name for p in report.packages] == ["asm89/stack-cors", "behat/mink"]
+    assert report.problems == []
+    rows = render.content(report, "composer")
+    assert [(row["package"], row["version"], row["type"]) for row in rows] == [
+        ("asm89/stack-cors", "1.3.0", "COMPOSER"),
+        ("behat/mink", "v1.8.1", "COMPOSER"),
+    ]
+    assert rows[0]["location"] == LOCATION
+    assert rows[0]["licenses"] == ["MIT"]
+    assert rows[0]["purl"] == "pkg:composer/asm89/stack-cors@1.3.0"

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.analysis import analyze_image
 from chalicelib.analysis.catalog import ParseContext, ParseResult, glob_to_regex
 from chalicelib.analysis.interface import PackageType
 from chalicelib.analysis.ruby import SPECIFICATION_PATTERNS, parse_gemspec
+from chalicelib.api import render
+from tests.analysis.builders import file, image
 
 SYFT = "acceptance-fixtures/syft/ruby/testdata"
 TRIVY = "acceptance-fixtures/trivy/parsers/ruby/gemspec/testdata"
@@ -226,3 +229,39 @@ def test_gemspec_pattern(path: str, matches: bool) -> None:
 
     regex = re.compile("|".join(glob_to_regex(p) for p in SPECIFICATION_PATTERNS))
     assert (regex.fullmatch(path) is not None) is matches
+
+
+def test_gemspec_in_image_content_rows(shared_dir: Path) -> None:
+    root = "usr/local/lib/ruby/gems/3.1.0/specifications"
+    source = image(
+        [
+            file(
+                f"{root}/bundler-2.1.4.gemspec",
+                (shared_dir / SYFT / "bundler.gemspec").read_bytes(),
+            )
+        ],
+        [
+            file(
+                f"{root}/default/rake-13.0.3.gemspec",
+                (shared_dir / TRIVY / "normal00.gemspec").read_bytes(),
+            )
+        ],
+    )
+    report = analyze_image(source)
+    gems = {package.name: package for package in report.packages}
+    assert sorted(gems) == ["bundler", "rake"]
+    assert gems["bundler"].layer_digest == report.layers[0].digest
+    assert gems["rake"].layer_digest == report.layers[1].digest
+    assert report.problems == []
+    rows = {row["package"]: row for row in render.content(report, "gem")}
+    assert rows["rake"] == {
+        "package": "rake",
+        "version": "13.0.3",
+        "type": "GEM",
+        "location": f"/{root}/default/rake-13.0.3.gemspec",
+        "origin": "Hiroshi SHIBATA,Eric Hodel,Jim Weirich",
+        "license": "MIT",
+        "licenses": ["MIT"],
+        "cpes": [],
+        "purl": "pkg:gem/rake@13.0.3",
+    }
