@@ -100,7 +100,12 @@ def write_sbom(
     format_name: str,
     subject: SbomSubject | None = None,
     options: SbomOptions | None = None,
+    indent: int | None = None,
 ) -> bytes:
-    """Build the SBOM of `report` like `build_sbom` and return it as indented UTF-8 JSON."""
+    """Build the SBOM of `report` like `build_sbom` and return it as UTF-8 JSON.
+
+    The JSON is compact, as Syft writes it, unless `indent` sets the spaces per level. Indented
+    output goes through the json module's pure-Python encoder, which is slower on large SBOMs.
+    """
     document = build_sbom(report, format_name, subject, options)
-    return json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+    return json.dumps(document, indent=indent, ensure_ascii=False).encode() + b"\n"
