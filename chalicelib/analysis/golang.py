@@ -202,6 +202,9 @@ def read_build_info(data: bytes) -> BuildInfo | None:
 
 def summarize_go_binary(path: str, content: bytes) -> dict[str, str] | None:
     """Summarize an executable for `parse_go_binary`: Go version and module info, or None."""
+    if BUILD_INFO_MAGIC not in content:
+        # Not a Go binary, even if its ELF headers are damaged: no problem to report.
+        return None
     try:
         found = find_build_info(content)
         if found is None:

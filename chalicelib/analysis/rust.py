@@ -63,6 +63,9 @@ def read_audit_data(data: bytes) -> list[dict[str, Any]] | None:
 
 def summarize_rust_binary(path: str, content: bytes) -> dict[str, Any] | None:
     """Summarize an executable for `parse_rust_binary`: its package entries, or None."""
+    if SECTION.encode() not in content:
+        # No section of that name, even if the ELF headers are damaged: no problem to report.
+        return None
     try:
         packages = read_audit_data(content)
     except AuditDataError as error:

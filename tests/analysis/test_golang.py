@@ -234,3 +234,11 @@ def test_golang_real_binary(tmp_path: Path) -> None:
     packages = by_name(parse((tmp_path / "hello").read_bytes()))
     assert "example.com/hello" in packages
     assert packages["stdlib"][0].startswith("go1.")
+
+
+def test_golang_damaged_non_go_elf_not_reported() -> None:
+    content = bytearray(elf({".text": b"\x90" * 64}))
+    content[0x28:0x30] = (10**9).to_bytes(8, "little")  # section header offset past the end
+    report = analyze_image(image([file("usr/bin/odd", bytes(content), mode=0o755)]))
+    assert report.problems == []
+    assert report.packages == []
