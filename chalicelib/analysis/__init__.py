@@ -50,6 +50,14 @@ from chalicelib.analysis.interface import (
     Package,
     Unknown,
 )
+from chalicelib.analysis.layercache import (
+    LayerCache,
+    MemoryLayerCache,
+    cached_layer,
+    chain_key,
+    selection_fingerprint,
+    store_layer,
+)
 from chalicelib.analysis.layers import LayerContents, Summarizer, read_layer
 from chalicelib.analysis.options import AnalysisOptions, SecretPattern
 from chalicelib.analysis.retrieved import retrieve_files
@@ -67,7 +75,9 @@ __all__ = [
     "AnalysisError",
     "AnalysisOptions",
     "Cataloger",
+    "LayerCache",
     "LayerError",
+    "MemoryLayerCache",
     "SecretPattern",
     "analyze_image",
 ]
@@ -179,10 +189,13 @@ def analyze_image(
     *,
     dockerfile: str | None = None,
     options: AnalysisOptions | None = None,
+    layer_cache: LayerCache | None = None,
 ) -> AnalysisReport:
     """Analyze the image that `source` provides and return its analysis document.
 
-    Each layer blob is read once, in order, and nothing is written to disk. `dockerfile` is the
+    Each layer blob is read once, in order, and nothing is written to disk. With `layer_cache`,
+    a layer whose reader result is cached (for the same lower layers and the same catalogers
+    and options) is not opened at all, and each layer read is stored there. `dockerfile` is the
     Dockerfile the user supplied (mode `Actual`); without it one is guessed from the config
     history (mode `Guessed`). Files that a cataloger cannot parse are listed in `problems`.
 
@@ -212,10 +225,21 @@ def analyze_image(
     def wants(path: str) -> bool:
         return matcher(path) or keeps_database(path)
 
+    fingerprint = (
+        selection_fingerprint(CATALOGERS, kept_paths, options) if layer_cache is not None else ""
+    )
+    key = ""
     for index, layer in enumerate(source.layers):
-        contents = _read_source_layer(
-            source, layer, layer_options, wants, scanner, view, summarizer
-        )
+        contents = None
+        if layer_cache is not None:
+            key = chain_key(fingerprint, key, layer.digest)
+            contents = cached_layer(layer_cache, key, layer.digest)
+        if contents is None:
+            contents = _read_source_layer(
+                source, layer, layer_options, wants, scanner, view, summarizer
+            )
+            if layer_cache is not None:
+                store_layer(layer_cache, key, contents)
         view.apply(contents)
         summarizer.learn(view, contents)
         problems.extend(contents.unknowns)
