@@ -24,6 +24,7 @@ from chalicelib.service.errors import (
 )
 from chalicelib.service.vulnerabilities import match_image
 from chalicelib.store import ImageRecord, ImageSummary, NewImage
+from chalicelib.store.layercache import StoreLayerCache
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ def analyze(services: Services, image_digest: str, pullstring: str) -> None:
     dockerfile = image.dockerfile if image else None
     try:
         source = services.registry.resolve(parse_reference(pullstring))
-        report = analyze_image(source, dockerfile=dockerfile)
+        report = analyze_image(
+            source, dockerfile=dockerfile, layer_cache=StoreLayerCache(store)
+        )
     except (RegistryError, InvalidReferenceError) as exc:
         _fail(services, image_digest, f"cannot pull {pullstring}: {exc}")
         return

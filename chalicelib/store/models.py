@@ -374,3 +374,20 @@ class Evaluation(Base):
         Index(None, "account", "image_digest", "created_at"),
         Index(None, "eval_id"),
     )
+
+
+class LayerCacheRow(Base):
+    """Layer reader results of one layer on its lower layers, as `layercache.encode_layer`
+    writes them; shared by every image with the same layers."""
+
+    __tablename__ = "layer_cache"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cache_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    """`layercache.chain_key` of the layer, its lower layers and the cataloger selection."""
+    layer_digest: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index(None, "layer_digest"),)

@@ -10,11 +10,19 @@ from chalicelib.store.database import Database
 from chalicelib.store.events import EventStorePart
 from chalicelib.store.feeds import FeedStorePart
 from chalicelib.store.images import ImageStorePart
+from chalicelib.store.layercache import LayerCacheStorePart
 from chalicelib.store.packages import PackageStorePart
 from chalicelib.store.policies import PolicyStorePart
 
 
-class Store(ImageStorePart, PackageStorePart, FeedStorePart, PolicyStorePart, EventStorePart):
+class Store(
+    ImageStorePart,
+    PackageStorePart,
+    FeedStorePart,
+    PolicyStorePart,
+    EventStorePart,
+    LayerCacheStorePart,
+):
     """Persistence of images, analyses, vulnerability data, policies, evaluations and events.
 
     Every public method runs in its own transaction and is safe to call from several threads.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,8 @@ from chalicelib.analysis.layercache import (
 )
 from chalicelib.analysis.layers import LayerContents, LayerEntry
 from chalicelib.analysis.options import SecretPattern
+from chalicelib.store import Store
+from chalicelib.store.layercache import StoreLayerCache
 from tests.analysis.builders import (
     MemoryImageSource,
     directory,
@@ -269,3 +272,31 @@ def test_memory_layer_cache_skips_payload_over_limit() -> None:
     cache.put("a", "sha256:a", b"12345")
 
     assert cache.get("a") is None
+
+
+def test_store_layer_cache_reads_shared_base_once(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/store.db")
+    store.migrate()
+    base = base_layer()
+    analyze_image(MemoryImageSource([base, app_layer("one")]), layer_cache=StoreLayerCache(store))
+    cold = analyze_image(MemoryImageSource([base, app_layer("two")]))
+
+    source = MemoryImageSource([base, app_layer("two")])
+    warm = analyze_image(source, layer_cache=StoreLayerCache(store))
+    store.close()
+
+    assert source.opened == [source.layers[1].digest]
+    assert warm.model_dump() == cold.model_dump()
+
+
+def test_store_layer_cache_keeps_first_row(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/store.db")
+    store.migrate()
+    cache = StoreLayerCache(store)
+
+    cache.put("sha256:key", "sha256:layer", b"first")
+    cache.put("sha256:key", "sha256:layer", b"second")
+
+    assert cache.get("sha256:key") == b"first"
+    assert cache.get("sha256:other") is None
+    store.close()
