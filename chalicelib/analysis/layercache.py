@@ -188,9 +188,7 @@ def decode_layer(payload: bytes) -> LayerContents:
             contents.entries[path] = LayerEntry(
                 path, _FILE_TYPES[type_value], mode, uid, gid, size, sha256, link, digest
             )
-        contents.kept = {
-            path: base64.b64decode(text) for path, text in document["kept"].items()
-        }
+        contents.kept = {path: base64.b64decode(text) for path, text in document["kept"].items()}
         contents.secrets = {
             path: [
                 SecretMatch(path=path, name=name, regex=regex, lines=lines)
@@ -199,8 +197,7 @@ def decode_layer(payload: bytes) -> LayerContents:
             for path, matches in document["secrets"].items()
         }
         contents.unknowns = [
-            Unknown(location=location, reason=reason)
-            for location, reason in document["unknowns"]
+            Unknown(location=location, reason=reason) for location, reason in document["unknowns"]
         ]
     except (ValueError, KeyError, TypeError, zlib.error) as error:
         raise AnalysisError(

@@ -7,6 +7,7 @@ process. Output is the analysis document (`json`), a package table (`table`) or 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -14,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO
 
-from chalicelib.analysis import AnalysisError, analyze_image
+from chalicelib.analysis import AnalysisError, LayerCache, MemoryLayerCache, analyze_image
 from chalicelib.analysis.interface import AnalysisReport, LayerRef, Package
 from chalicelib.analysis.sbom import FORMATS, SbomSubject, write_sbom
 from chalicelib.analysis.sbom.syft import PACKAGE_TYPES
+from chalicelib.cli.platforms import ALL_PLATFORMS, image_platforms
 from chalicelib.cli.sources import SCHEMES, DockerClientFactory, SourceError, open_source
 
 logger = logging.getLogger(__name__)
@@ -50,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--platform",
         metavar="OS/ARCH[/VARIANT]",
-        help="platform of a multi-platform image (default: linux/amd64); for an archive or a "
-        "Docker daemon image, the platform it must have",
+        help="platform of a multi-platform image (default: linux/amd64), or 'all' for one "
+        "output per platform; for an archive or a Docker daemon image, the platform it must have",
     )
     parser.add_argument(
         "--file",
@@ -64,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, docker_client_factory: DockerClientFactory | None = None) -> int:
     """Analyze SOURCE and write the output; print an error and return 1 when that fails."""
     progress = Progress(sys.stderr, enabled=sys.stderr.isatty())
+    if args.platform == ALL_PLATFORMS:
+        return _run_all_platforms(args, progress, docker_client_factory)
     try:
         report, subject = analyze_source(
             args.source, args.platform, progress, docker_client_factory
@@ -85,13 +89,83 @@ def run(args: argparse.Namespace, docker_client_factory: DockerClientFactory | N
     return 0
 
 
+def _run_all_platforms(
+    args: argparse.Namespace, progress: Progress, docker_client_factory: DockerClientFactory | None
+) -> int:
+    """Analyze every platform of SOURCE and write one output per platform.
+
+    With `--file OUT`, each platform's output goes to OUT with the platform inserted before the
+    suffix (`out.linux-arm64.json`). On standard output, `json` is one object of reports by
+    platform and `table` one table per platform under a heading; SBOM formats need `--file`.
+    A source that is not a multi-platform image is analyzed once, as without `--platform`.
+    """
+    try:
+        platforms = image_platforms(args.source)
+    except (SourceError, AnalysisError, OSError, ValueError) as error:
+        print(f"plimsoll analyze: error: {args.source}: {error}", file=sys.stderr)
+        return 1
+    if args.file is None and args.output not in ("json", "table") and platforms:
+        print(
+            f"plimsoll analyze: error: --platform all with -o {args.output} writes one SBOM per "
+            "platform; give --file OUT",
+            file=sys.stderr,
+        )
+        return 1
+    cache = MemoryLayerCache()
+    outputs: dict[str, tuple[AnalysisReport, bytes]] = {}
+    for platform in platforms or [None]:
+        try:
+            report, subject = analyze_source(
+                args.source, platform, progress, docker_client_factory, layer_cache=cache
+            )
+            output = render(report, subject, args.output)
+        except (SourceError, AnalysisError) as error:
+            progress.clear()
+            print(f"plimsoll analyze: error: {error}", file=sys.stderr)
+            return 1
+        progress.finish(len(report.packages))
+        label = platform or f"{report.os or 'unknown'}/{report.architecture or 'unknown'}"
+        outputs[label] = (report, output)
+    try:
+        _write_platform_outputs(outputs, args.output, args.file)
+    except OSError as error:
+        print(
+            f"plimsoll analyze: error: writing {args.file} failed: {error}; give a writable path",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _write_platform_outputs(
+    outputs: dict[str, tuple[AnalysisReport, bytes]], output_format: str, path: Path | None
+) -> None:
+    if path is not None:
+        for platform, (_, output) in outputs.items():
+            name = path.stem + "." + platform.replace("/", "-") + path.suffix
+            path.with_name(name).write_bytes(output)
+        return
+    if output_format == "json":
+        document = {
+            platform: report.model_dump(mode="json") for platform, (report, _) in outputs.items()
+        }
+        _write(json.dumps(document, indent=2).encode() + b"\n", None)
+        return
+    for index, (platform, (_, output)) in enumerate(outputs.items()):
+        heading = ("\n" if index else "") + f"# {platform}\n"
+        _write(heading.encode() + output, None)
+
+
 def analyze_source(
     source: str,
     platform: str | None = None,
     progress: Progress | None = None,
     docker_client_factory: DockerClientFactory | None = None,
+    layer_cache: LayerCache | None = None,
 ) -> tuple[AnalysisReport, SbomSubject]:
     """Open and analyze `source` (a SOURCE argument) and return its report and SBOM subject.
+
+    Layers found in `layer_cache` are not read again, and layers read are stored there.
 
     Raises `SourceError` when the source cannot be opened and `AnalysisError` when it cannot be
     analyzed, each with a message that names the source.
@@ -101,7 +175,7 @@ def analyze_source(
     try:
         watched = _WatchedSource(opened.source, progress) if progress else opened.source
         try:
-            report = analyze_image(watched)
+            report = analyze_image(watched, layer_cache=layer_cache)
         except AnalysisError as error:
             raise AnalysisError(f"{source}: {error}") from error
         except OSError as error:

@@ -7,8 +7,8 @@ import logging
 from sqlalchemy import select
 
 from chalicelib.store.base import StorePart
-from chalicelib.store.records import ConflictError
 from chalicelib.store.models import LayerCacheRow
+from chalicelib.store.records import ConflictError
 
 logger = logging.getLogger(__name__)
 

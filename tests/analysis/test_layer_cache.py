@@ -66,9 +66,7 @@ def app_layer(name: str) -> bytes:
     return layer_bytes(
         [
             file(f"app/{name}/.env", "# config\n" + SECRET),
-            file(
-                "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA", METADATA
-            ),
+            file("usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA", METADATA),
             hardlink(f"app/{name}/curl", "usr/bin/curl"),
             whiteout("tmp/gone"),
             opaque("opt/old"),
