@@ -3,7 +3,8 @@
 #
 # Needed: docker-registry (a local registry), skopeo (copies and inspects images), umoci
 # (unpacks OCI layouts), the PostgreSQL server binaries, and npm with Node.js (npm pack fetches
-# package tarballs). Runs apt-get update once, and only when something is missing. Prints
+# package tarballs), and db5.3-util (db5.3_load builds Berkeley DB rpm databases for the rpm
+# reader's tests). Runs apt-get update once, and only when something is missing. Prints
 # nothing on success. Without root and without password-less sudo, it lists what is missing
 # and exits with status 1.
 set -euo pipefail
@@ -25,6 +26,7 @@ have_command umoci || missing+=(umoci)
 have_postgres_server || missing+=(postgresql)
 # npm pulls in Debian's nodejs; a Node.js from elsewhere that already brings npm is kept.
 have_command npm || missing+=(npm)
+have_command db5.3_load || missing+=(db5.3-util)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
