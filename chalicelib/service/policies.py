@@ -200,15 +200,18 @@ def _stored_result(
     key: str,
     now: datetime.datetime,
 ) -> EvaluationRecord | None:
-    """Return the newest stored evaluation with `key` that is still valid at `now`, or None."""
-    for record in services.store.list_evaluations(image.digest, fulltag):
-        if record.policy_id != policy_id or record.result.get("check_key") != key:
-            continue
-        valid_until = record.result.get("valid_until")
-        if valid_until and now >= datetime.datetime.fromisoformat(valid_until):
-            continue
-        return record
-    return None
+    """Return the newest stored evaluation with `key` if it is still valid at `now`, else None.
+
+    Only the newest evaluation with the key is read. An older one cannot be valid longer: with
+    the same inputs, its `valid_until` is the first result change after an earlier time.
+    """
+    record = services.store.find_evaluation(image.digest, fulltag, policy_id, key)
+    if record is None:
+        return None
+    valid_until = record.result.get("valid_until")
+    if valid_until and now >= datetime.datetime.fromisoformat(valid_until):
+        return None
+    return record
 
 
 def check_image(

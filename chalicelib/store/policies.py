@@ -144,6 +144,30 @@ class PolicyStorePart(StorePart):
                 )
             )
 
+    def find_evaluation(
+        self, digest: str, tag: str, policy_id: str, check_key: str
+    ) -> EvaluationRecord | None:
+        """Return the newest evaluation of the image and tag by `policy_id` with `check_key`.
+
+        The key is compared inside the stored JSON document (`result["check_key"]`) by the
+        database, so only the matching row is read. Returns None when no evaluation matches.
+        """
+        statement = (
+            select(Evaluation)
+            .where(
+                Evaluation.account == self._account,
+                Evaluation.image_digest == digest,
+                Evaluation.tag == tag,
+                Evaluation.policy_id == policy_id,
+                Evaluation.result["check_key"].as_string() == check_key,
+            )
+            .order_by(Evaluation.created_at.desc(), Evaluation.id.desc())
+            .limit(1)
+        )
+        with self._db.transaction(f"find evaluation of {digest}", write=False) as session:
+            row = session.scalars(statement).one_or_none()
+            return _evaluation_record(row) if row is not None else None
+
     def list_evaluations(self, digest: str, tag: str | None = None) -> list[EvaluationRecord]:
         """Return the evaluations of the image, of one full tag if given, newest first."""
         statement = (
@@ -154,19 +178,7 @@ class PolicyStorePart(StorePart):
         if tag is not None:
             statement = statement.where(Evaluation.tag == tag)
         with self._db.transaction(f"list evaluations of {digest}", write=False) as session:
-            return [
-                EvaluationRecord(
-                    eval_id=row.eval_id,
-                    policy_id=row.policy_id,
-                    image_digest=row.image_digest,
-                    tag=row.tag,
-                    final_action=row.final_action,
-                    status=row.status,
-                    result=row.result,
-                    created_at=row.created_at,
-                )
-                for row in session.scalars(statement)
-            ]
+            return [_evaluation_record(row) for row in session.scalars(statement)]
 
 
 def _bundle_id(bundle: dict[str, Any]) -> str:
@@ -213,4 +225,17 @@ def _policy_record(row: Policy) -> PolicyRecord:
         bundle=row.bundle,
         created_at=row.created_at,
         last_updated=row.last_updated,
+    )
+
+
+def _evaluation_record(row: Evaluation) -> EvaluationRecord:
+    return EvaluationRecord(
+        eval_id=row.eval_id,
+        policy_id=row.policy_id,
+        image_digest=row.image_digest,
+        tag=row.tag,
+        final_action=row.final_action,
+        status=row.status,
+        result=row.result,
+        created_at=row.created_at,
     )
