@@ -23,7 +23,8 @@ from chalicelib.service.errors import (
     UpstreamError,
 )
 from chalicelib.service.vulnerabilities import match_image
-from chalicelib.store import ImageRecord, ImageSummary, NewImage
+from chalicelib.vulns.interface import VulnsError
+from chalicelib.store import ImageRecord, ImageSummary, NewImage, StoreError
 from chalicelib.store.layercache import StoreLayerCache
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,12 @@ def analyze(services: Services, image_digest: str, pullstring: str) -> None:
         _fail(services, image_digest, f"internal error during analysis: {exc!r}")
         return
 
+    # Matches are stored before the image turns `analyzed`, so a client that waited for that
+    # status reads its vulnerabilities at once.
+    try:
+        match_image(services, image_digest, report)
+    except (StoreError, VulnsError) as exc:
+        logger.error("matching failed: image_digest=%s error=%s", image_digest, exc)
     store.finish_analysis(image_digest, report.model_dump(mode="json"), summarize(report))
     logger.info(
         "analyzed image: image_digest=%s packages=%d files=%d",
@@ -137,7 +144,6 @@ def analyze(services: Services, image_digest: str, pullstring: str) -> None:
         len(report.packages),
         len(report.files),
     )
-    match_image(services, image_digest, report)
 
 
 def _fail(services: Services, image_digest: str, reason: str) -> None:
