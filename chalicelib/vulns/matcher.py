@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -33,27 +34,75 @@ __all__ = ["affected_fixes", "match_packages", "package_namespaces", "vuln_names
 RecordLookup = Callable[[str, list[str]], list[VulnRecord]]
 """`lookup(namespace, names)` returns the stored records of `namespace` for those package names."""
 
-DISTRO_PACKAGE_TYPES = (PackageType.DPKG, PackageType.APK)
-"""OS package types matched against distro records. RPM has no version scheme here yet."""
+DISTRO_PACKAGE_TYPES = (PackageType.DPKG, PackageType.APK, PackageType.RPM)
+"""OS package types matched against distro records."""
+
+ECOSYSTEM_NAMESPACES: dict[PackageType, str] = {
+    PackageType.PYTHON: "pypi",
+    PackageType.NPM: "npm",
+    PackageType.JAVA: "maven",
+    PackageType.GO: "go",
+    PackageType.RUST: "crates.io",
+    PackageType.GEM: "rubygems",
+    PackageType.COMPOSER: "packagist",
+    PackageType.NUGET: "nuget",
+}
+"""Language package types and the one namespace whose records apply to each."""
+
+GO_DEVEL_VERSION = "(devel)"
+"""Version that Go stamps on a main module built from a work tree, which no record can name."""
+
+# Go toolchain versions: `go1.21`, `go1.21.5`, `go1.21rc2`, `go1.19beta1`.
+_GO_RELEASE = re.compile(
+    r"^go(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?"
+    r"(?:(?P<pre>beta|rc)(?P<number>\d+))?$"
+)
 
 
 def package_namespaces(package: Package, distro_namespace: str | None) -> list[tuple[str, str]]:
     """Return the (namespace, package name) pairs under which records for `package` are stored.
 
-    dpkg and apk packages use the distro namespace and their source package (dpkg `Source:`, apk
-    origin), or their own name when they have none. Python packages use `pypi` and the PEP 503
-    name, npm packages use `npm`. Other types, and OS packages of an image without a known
-    distro namespace, return an empty list.
+    OS packages use the distro namespace and their source package (dpkg `Source:`, apk origin,
+    the name in an rpm's `SOURCERPM`), or their own name when they have none. An rpm package is
+    looked up only in a namespace with RPM versions, and dpkg and apk packages only outside
+    them. Language packages use their ecosystem's namespace (`ECOSYSTEM_NAMESPACES`) and their
+    name as `normalize_package_name` stores it. Java packages are looked up as
+    `groupId:artifactId` and only when their `pom.properties` states the groupId. A Go main
+    module at `(devel)` has no lookup. Binary packages, other types, and OS packages of an image
+    without a known distro namespace, return an empty list.
     """
     if package.type in DISTRO_PACKAGE_TYPES:
         if distro_namespace is None:
             return []
+        is_rpm_namespace = version_scheme_name(distro_namespace) == "rpm"
+        if is_rpm_namespace != (package.type is PackageType.RPM):
+            return []
         return [(distro_namespace, package.source_name or package.name)]
-    if package.type is PackageType.PYTHON:
-        return [("pypi", normalize_package_name("pypi", package.name))]
-    if package.type is PackageType.NPM:
-        return [("npm", package.name)]
-    return []
+
+    # NOTE: binary packages (runtimes that a classifier found by their file content, such as a
+    # python or node executable) are left unmatched, because no stored feed has a namespace for
+    # them and matching them by name alone would report another ecosystem's records.
+    namespace = ECOSYSTEM_NAMESPACES.get(package.type)
+    if namespace is None:
+        return []
+    name = _ecosystem_name(package)
+    if name is None:
+        return []
+    return [(namespace, normalize_package_name(namespace, name))]
+
+
+def _ecosystem_name(package: Package) -> str | None:
+    """Return the name that records of the package's ecosystem use, or None when it has none."""
+    if package.type is PackageType.JAVA:
+        pom_properties = package.metadata.get("pom_properties") or {}
+        group_id = str(pom_properties.get("groupId") or "").strip()
+        if not group_id:
+            logger.debug("no groupId for Java package %s at %s", package.name, package.location)
+            return None
+        return f"{group_id}:{package.name}"
+    if package.type is PackageType.GO and package.version in (GO_DEVEL_VERSION, ""):
+        return None
+    return package.name
 
 
 def match_packages(
@@ -203,10 +252,37 @@ def _evaluate_npm_range(affected_range: AffectedRange, version: str) -> tuple[bo
 
 
 def _compared_version(package: Package) -> str:
-    """Return the version compared with records: the source version of OS packages, if set."""
+    """Return the version compared with records.
+
+    OS packages use their source version where it is set. An rpm package's version gets the
+    epoch from `metadata["epoch"]` in front (`1:3.0.7-24.el9`). Go's `stdlib` turns its
+    toolchain version into the SemVer that the Go vulnerability database uses: `go1.21.5` is
+    `1.21.5`, `go1.21` is `1.21.0` and `go1.21rc2` is `1.21.0-rc.2`.
+    """
+    version = package.version
     if package.type in DISTRO_PACKAGE_TYPES and package.source_version:
-        return package.source_version
-    return package.version
+        version = package.source_version
+    if package.type is PackageType.RPM:
+        # NOTE: the source RPM's file name has no epoch, so the binary package's epoch is used,
+        # which rpmbuild gives every binary package built from one source package. A missing
+        # epoch stays missing, which the rpm scheme compares as 0.
+        epoch = package.metadata.get("epoch")
+        if epoch is not None and ":" not in version:
+            version = f"{epoch}:{version}"
+    if package.type is PackageType.GO and package.name == "stdlib":
+        version = _go_release_semver(version)
+    return version
+
+
+def _go_release_semver(version: str) -> str:
+    """Return the SemVer form of a Go toolchain version, or `version` when it is not one."""
+    match = _GO_RELEASE.match(version)
+    if match is None:
+        return version
+    semver = f"{match['major']}.{match['minor']}.{match['patch'] or 0}"
+    if match["pre"]:
+        semver += f"-{match['pre']}.{match['number']}"
+    return semver
 
 
 def _deduplicate(

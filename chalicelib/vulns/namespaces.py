@@ -166,7 +166,8 @@ def version_scheme_name(namespace: str, range_type: str = "ECOSYSTEM") -> str | 
 
     `range_type` is the OSV range type: a `SEMVER` range always uses `semver`, whatever the
     namespace. Distro namespaces use `deb` (Debian, Ubuntu), `apk` (Alpine) or `rpm` (the
-    families in `RPM_DISTRO_FAMILIES`).
+    families in `RPM_DISTRO_FAMILIES`). Cargo versions of `crates.io` are SemVer, so they use
+    `semver`.
     """
     if range_type == "SEMVER":
         return "semver"
@@ -182,6 +183,7 @@ def version_scheme_name(namespace: str, range_type: str = "ECOSYSTEM") -> str | 
         "maven": "maven",
         "rubygems": "gem",
         "go": "gosemver",
+        "crates.io": "semver",
         "nuget": "nuget",
         "packagist": "composer",
     }.get(family)

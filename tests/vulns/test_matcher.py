@@ -516,8 +516,15 @@ def test_package_namespaces_unsupported() -> None:
         name="openssl-libs", version="3.0.7-24.el9", type=PackageType.RPM, location="/var/lib/rpm"
     )
 
-    assert package_namespaces(rpm, "rhel:9") == []
+    python_binary = Package(
+        name="python", version="3.11.2", type=PackageType.BINARY, location="/usr/bin/python3.11"
+    )
+
+    assert package_namespaces(rpm, "debian:12") == []
+    assert package_namespaces(rpm, None) == []
+    assert package_namespaces(dpkg_package("bash", "5.2.15-2+b2"), "rhel:9") == []
     assert package_namespaces(dpkg_package("bash", "5.2.15-2+b2"), None) == []
+    assert package_namespaces(python_binary, "debian:12") == []
 
 
 def test_vuln_namespace_reexported() -> None:
