@@ -6,7 +6,7 @@ maps `Name/Version` keys to the library type (`project`, `package`, `runtimepack
 assemblies.
 
 Packages are the `package` and `runtimepack` libraries, named as Syft 1.18 names them. Syft 1.18
-reads deps.json files only when it scans a directory (`dotnet-deps-cataloger`); in an image it
+reads deps.json files only when it scans a directory (`dotnet-deps-cataloger`). In an image it
 reads the version resources of `.dll` and `.exe` files instead. Its deps.json reader also reports
 `project` libraries, which are the application itself and the projects it references. Those are
 built from source, not taken from NuGet, so here they are not packages. Syft reports nothing for a
