@@ -52,6 +52,32 @@ class FileCause:
 
 
 @dataclasses.dataclass(frozen=True)
+class PackageFileCause:
+    """A file that a package database lists and that is gone from the image or differs."""
+
+    path: str
+    """Path as the package database lists it."""
+    status: str
+    """`missing` or `changed`, as in the `packages/verify` trigger's message."""
+    digest_algorithm: str | None
+    """Algorithm of `expected_digest` and `real_digest` (`md5`, `sha1`, `sha256`, ...)."""
+    expected_digest: str | None
+    """Hex digest that the package database records, or None when it records none."""
+    real_digest: str | None
+    """Hex digest of the image's file, or None when the file is missing or was not digested."""
+    expected_mode: int | None
+    """Permission bits that the package database records, or None."""
+    real_path: str | None
+    """Path of the image's entry after following symbolic links, or None when it is missing."""
+    layer_digest: str | None
+    """Layer that last wrote the changed file, where known; None for a missing file."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the cause as a JSON object with `kind` `package_file`."""
+        return {"kind": "package_file", **dataclasses.asdict(self)}
+
+
+@dataclasses.dataclass(frozen=True)
 class DockerfileCause:
     """A line of the Dockerfile, or the Dockerfile as a whole when `line` is None."""
 
@@ -117,6 +143,7 @@ class AttributeCause:
 Cause = (
     PackageCause
     | FileCause
+    | PackageFileCause
     | DockerfileCause
     | VulnerabilityCause
     | FeedGroupCause

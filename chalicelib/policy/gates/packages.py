@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from chalicelib.analysis.interface import Package, PackageType
-from chalicelib.policy.explain import package_cause
+import dataclasses
+import posixpath
+
+from chalicelib.analysis.interface import (
+    FileEntry,
+    FileType,
+    Package,
+    PackageFileRecord,
+    PackageType,
+)
+from chalicelib.policy.explain import PackageFileCause, package_cause
 from chalicelib.policy.gate import (
     Firing,
     GateSpec,
@@ -85,10 +94,189 @@ def _evaluate_required_package(context: TriggerContext, params: ParamValues) -> 
 
 
 def _evaluate_verify(context: TriggerContext, params: ParamValues) -> list[Firing]:
-    # TODO: the analysis keeps no per-file digests from the package databases, so there is
-    # nothing to verify and this trigger never fires. Once it does, compare digest, mode and
-    # size of each listed non-config file, and report `changed` or `missing`.
-    return []
+    names = set(_nonempty(params.items("only_packages")))
+    directories = _nonempty(params.items("only_directories"))
+    check = params.text("check")
+
+    firings = []
+    for package, difference in _package_differences(context):
+        if names and package.name not in names:
+            continue
+        # Anchore compares plain string prefixes, so `/usr` also selects `/usrlocal/file`.
+        if directories and not difference.path.startswith(tuple(directories)):
+            continue
+        if check is not None and difference.status != check:
+            continue
+        firings.append(
+            Firing(
+                f"VERIFY check against package db for package '{package.name}' failed on entry "
+                f"'{difference.path}' with status: '{difference.status}'",
+                causes=(package_cause(package), difference.cause),
+            )
+        )
+    return firings
+
+
+def _nonempty(items: list[str] | None) -> list[str]:
+    return [item for item in items or [] if item]
+
+
+def _package_differences(context: TriggerContext) -> list[tuple[Package, FileDifference]]:
+    """Return each OS package's files that differ from its package database, in package order.
+
+    dpkg and apk differences come from the analysis's `package_verification` records, and rpm
+    differences from the per-file lists in each package's `metadata`.
+    """
+    facts = context.facts
+    records: dict[str, list[PackageFileRecord]] = {}
+    for record in facts.analysis.package_verification:
+        records.setdefault(record.package, []).append(record)
+
+    found: list[tuple[Package, FileDifference]] = []
+    for package in os_packages(facts):
+        if package.type is PackageType.RPM:
+            entries = context.cached("file_index", _file_index)
+            directories = context.cached("implied_directories", _implied_directories)
+            found.extend((package, d) for d in rpm_differences(package, entries, directories))
+        else:
+            # Records carry the package name only, so multi-arch packages share their records.
+            entries = context.cached("file_index", _file_index)
+            named = records.pop(package.name, [])
+            differences = [record_difference(record, entries) for record in named]
+            found.extend((package, d) for d in differences if d is not None)
+    return found
+
+
+def _file_index(facts: ImageFacts) -> dict[str, FileEntry]:
+    return {entry.path: entry for entry in facts.analysis.files}
+
+
+def _implied_directories(facts: ImageFacts) -> set[str]:
+    """Return the parent directories of every path, which exist even without a tar entry."""
+    directories = set()
+    for entry in facts.analysis.files:
+        parent = posixpath.dirname(entry.path)
+        while parent not in directories and parent != "/":
+            directories.add(parent)
+            parent = posixpath.dirname(parent)
+    return directories
+
+
+@dataclasses.dataclass(frozen=True)
+class FileDifference:
+    """A package file that is gone (`missing`) or differs from the package database (`changed`)."""
+
+    path: str
+    """Path as the package database lists it."""
+    status: str
+    cause: PackageFileCause
+
+
+def record_difference(
+    record: PackageFileRecord, entries: dict[str, FileEntry]
+) -> FileDifference | None:
+    """Return the difference that a dpkg or apk verification record reports, if the gate uses it.
+
+    `entries` are the image's files by path, which give the layer of a changed file. As in
+    Anchore, a config file is reported when it is missing but not when it changed.
+    """
+    if record.real_path is None:
+        status = "missing"
+    elif record.is_config_file:
+        return None
+    else:
+        status = "changed"
+    entry = entries.get(record.real_path) if record.real_path is not None else None
+    return FileDifference(
+        path=record.path,
+        status=status,
+        cause=PackageFileCause(
+            path=record.path,
+            status=status,
+            digest_algorithm=record.digest_algorithm,
+            expected_digest=record.digest,
+            real_digest=record.real_digest,
+            expected_mode=record.mode,
+            real_path=record.real_path,
+            layer_digest=entry.layer_digest if entry is not None else None,
+        ),
+    )
+
+
+def rpm_differences(
+    package: Package, entries: dict[str, FileEntry], directories: set[str]
+) -> list[FileDifference]:
+    """Compare the files that an rpm package lists with the image's files.
+
+    A listed path with no entry (and no child entries) is `missing`. A regular file is
+    `changed` when its SHA-256 digest differs from a recorded SHA-256 digest, or its size
+    differs, and a regular file or directory when its permission bits differ. Config files are
+    reported only when missing.
+
+    NOTE: rpm databases that record MD5 or SHA-1 digests (RHEL 6 and older) are compared by
+    size and mode only, because the analysis computes SHA-256 alone. Files that rpm did not
+    install (`%ghost` files, documentation left out by `tsflags=nodocs`) are reported as
+    missing, as Anchore reports them.
+    """
+    metadata = package.metadata
+    algorithm = metadata.get("file_digest_algorithm")
+    columns = [metadata.get(key) for key in ("file_digests", "file_modes", "file_sizes")]
+    digests, modes, sizes = (
+        column if isinstance(column, list) and len(column) == len(package.files) else None
+        for column in columns
+    )
+    config_files = set(metadata.get("config_files") or [])
+
+    found = []
+    for index, path in enumerate(package.files):
+        entry = entries.get(path)
+        expected_digest = digests[index] if digests else None
+        expected_mode = modes[index] if modes else None
+        cause = PackageFileCause(
+            path=path,
+            status="missing",
+            digest_algorithm=algorithm,
+            expected_digest=expected_digest or None,
+            real_digest=None,
+            expected_mode=expected_mode & 0o7777 if expected_mode is not None else None,
+            real_path=None,
+            layer_digest=None,
+        )
+        if entry is None:
+            if path not in directories:
+                found.append(FileDifference(path, "missing", cause))
+            continue
+        if path in config_files:
+            continue
+        expected_size = sizes[index] if sizes else None
+        if _rpm_file_changed(entry, algorithm, expected_digest, expected_mode, expected_size):
+            cause = dataclasses.replace(
+                cause,
+                status="changed",
+                real_digest=entry.sha256 if algorithm == "sha256" else None,
+                real_path=entry.path,
+                layer_digest=entry.layer_digest,
+            )
+            found.append(FileDifference(path, "changed", cause))
+    return found
+
+
+def _rpm_file_changed(
+    entry: FileEntry,
+    algorithm: object,
+    digest: str | None,
+    mode: int | None,
+    size: int | None,
+) -> bool:
+    is_file = entry.type in (FileType.FILE, FileType.HARDLINK)
+    digest_known = is_file and bool(digest) and algorithm == "sha256" and bool(entry.sha256)
+    if digest_known and entry.sha256 != (digest or "").lower():
+        return True
+    # rpm modes include the file type bits, and the analysis keeps only the permission bits.
+    mode_known = (is_file or entry.type is FileType.DIR) and bool(mode) and bool(entry.mode)
+    if mode_known and (mode or 0) & 0o7777 != entry.mode & 0o7777:
+        return True
+    return bool(is_file and size and entry.size and size != entry.size)
 
 
 def _evaluate_blacklist(context: TriggerContext, params: ParamValues) -> list[Firing]:
