@@ -301,15 +301,17 @@ def _blob(layout: Path, digest: str) -> Path:
 def _measure(command: list[str], output: Path) -> tuple[float, float]:
     """Run `command` with standard output to `output`; return seconds and peak RSS in MiB."""
     env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
-    with output.open("wb") as stdout:
+    errors = output.with_suffix(".stderr")
+    # Standard error goes to a file, because a full pipe would block the child before wait4.
+    with output.open("wb") as stdout, errors.open("wb") as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, env=env)
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
-        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-        raise SystemExit(f"{command[0]} failed with status {process.returncode}: {stderr}")
+        message = errors.read_text(errors="replace")
+        raise SystemExit(f"{command[0]} failed with status {process.returncode}: {message}")
     # ru_maxrss is in KiB on Linux.
     return seconds, usage.ru_maxrss / 1024
 
