@@ -18,11 +18,20 @@ from chalicelib.analysis.interface import (
     PackageFileRecord,
     PackageType,
 )
+from chalicelib.policy import evaluate_bundle
 from chalicelib.policy.explain import PackageCause, PackageFileCause
-from chalicelib.policy.gate import Firing
+from chalicelib.policy.gate import Firing, default_trigger_id
 from chalicelib.policy.interface import ImageFacts
 from chalicelib.registry.archive import OciLayoutSource
-from tests.policy.factories import IMAGE_DIGEST, IMAGE_ID, fire, make_facts
+from tests.policy.factories import (
+    IMAGE_DIGEST,
+    IMAGE_ID,
+    NOW,
+    fire,
+    make_bundle,
+    make_facts,
+    make_rule,
+)
 from tools.imagebuild import DEFAULT_CACHE_DIR, DpkgDatabase, ImageBuilder, fetch_debs, run_step
 
 BASE_LAYER = "sha256:" + "1" * 64
@@ -412,3 +421,36 @@ def test_verify_real_debs_no_patch_layer_fires_nothing(tmp_path: Path) -> None:
         report = analyze_image(source)
     facts = ImageFacts(image_digest=IMAGE_DIGEST, image_id=IMAGE_ID, analysis=report)
     assert verify(facts) == []
+
+
+def test_verify_rows_explained_and_whitelisted() -> None:
+    changed = message("coreutils", "/usr/bin/ls", "changed")
+    changed_id = default_trigger_id("packages", "verify", changed)
+    bundle = make_bundle(
+        [make_rule("packages", "verify", {"only_packages": "coreutils"}, rule_id="r-verify")],
+        whitelist_items=[{"id": "w-ls", "gate": "packages", "trigger_id": changed_id}],
+    )
+
+    document = evaluate_bundle(bundle, DPKG_FACTS, "docker.io/library/app:1", now=NOW)
+
+    rows = document["result"][IMAGE_ID]["result"]["rows"]
+    missing = message("coreutils", "/usr/share/man/man1/ls.1.gz", "missing")
+    assert [row[2] for row in rows] == [
+        changed_id,
+        default_trigger_id("packages", "verify", missing),
+    ]
+    assert [row[6] for row in rows] == ["go", "stop"]
+    assert rows[0][7]["matched_rule_id"] == "w-ls"
+    assert rows[1][7] is False
+    [first, second] = document["explanations"]
+    assert first["causes"][1]["kind"] == "package_file"
+    assert first["causes"][1]["layer_digest"] == PATCH_LAYER
+    assert second["causes"][0] == {
+        "kind": "package",
+        "name": "coreutils",
+        "version": "1.0-1",
+        "type": "dpkg",
+        "location": "/var/lib/dpkg/status",
+        "layer_digest": BASE_LAYER,
+    }
+    assert second["causes"][1]["status"] == "missing"
