@@ -1,10 +1,12 @@
 """The `retrieved_files` gate: checks on file content that the analysis stored.
 
-The analysis stores the content of `/etc/passwd` only, so that is the one file these triggers
-can find.
+The analysis stores the files configured in `AnalysisOptions.retrieved_files` (default
+`/etc/passwd`); reports made before that option existed have only `passwd`.
 """
 
 from __future__ import annotations
+
+import base64
 
 from chalicelib.policy.explain import file_cause
 from chalicelib.policy.gate import Firing, GateSpec, TriggerContext, TriggerSpec, compile_pattern
@@ -14,9 +16,15 @@ PASSWD_PATH = "/etc/passwd"
 
 
 def retrieved_files(context: TriggerContext) -> dict[str, str]:
-    """Return the stored file contents by absolute path."""
-    passwd = context.facts.analysis.passwd
-    return {} if passwd is None else {PASSWD_PATH: passwd}
+    """Return the stored file contents by absolute path, as text."""
+    analysis = context.facts.analysis
+    files = {
+        item.path: base64.b64decode(item.b64_content).decode("utf-8", errors="replace")
+        for item in analysis.retrieved_files
+    }
+    if analysis.passwd is not None:
+        files.setdefault(PASSWD_PATH, analysis.passwd)
+    return files
 
 
 def _evaluate_content_not_available(context: TriggerContext, params: ParamValues) -> list[Firing]:
