@@ -79,9 +79,9 @@ def package_namespaces(package: Package, distro_namespace: str | None) -> list[t
             return []
         return [(distro_namespace, package.source_name or package.name)]
 
-    # NOTE: binary packages (runtimes that a classifier found by their file content, such as a
-    # python or node executable) are left unmatched, because no stored feed has a namespace for
-    # them and matching them by name alone would report another ecosystem's records.
+    # NOTE: binary packages, the runtimes that a classifier finds by file content (a python or
+    # node executable), are left unmatched. No stored feed has a namespace for them, and
+    # matching them by name alone would report another ecosystem's records.
     namespace = ECOSYSTEM_NAMESPACES.get(package.type)
     if namespace is None:
         return []
@@ -263,9 +263,8 @@ def _compared_version(package: Package) -> str:
     if package.type in DISTRO_PACKAGE_TYPES and package.source_version:
         version = package.source_version
     if package.type is PackageType.RPM:
-        # NOTE: the source RPM's file name has no epoch, so the binary package's epoch is used,
-        # which rpmbuild gives every binary package built from one source package. A missing
-        # epoch stays missing, which the rpm scheme compares as 0.
+        # NOTE: the source RPM's file name has no epoch, so the binary package's epoch stands in
+        # for the source's. A missing epoch stays missing, which the rpm scheme compares as 0.
         epoch = package.metadata.get("epoch")
         if epoch is not None and ":" not in version:
             version = f"{epoch}:{version}"
@@ -291,9 +290,9 @@ def _deduplicate(
     """Keep one of each group of records that name the same issue for one package.
 
     Records with the same id are merged, their fixed versions combined. Records whose ids and
-    aliases overlap (a PYSEC and a GHSA record of one issue) are reported once. Preferred is the
-    record whose severity is the publisher's own label, then one whose id is a CVE id, then the
-    first found.
+    aliases overlap (a PYSEC and a GHSA record of one issue) are reported once, except records
+    with two different CVE ids. Preferred is the record whose severity is the publisher's own
+    label, then one whose id is a CVE id, then the first found.
     """
     merged: dict[str, tuple[VulnRecord, list[str]]] = {}
     for record, fixed_in in found:
@@ -314,13 +313,22 @@ def _deduplicate(
     )
     reported: list[tuple[VulnRecord, list[str]]] = []
     claimed: set[str] = set()
+    claimed_by_other_ids: set[str] = set()
     for index in ranked:
         record, fixed_in = candidates[index]
         identifiers = {record.id, *record.aliases}
-        if identifiers & claimed:
+        # A CVE id names exactly one issue, so two records with different CVE ids stay apart
+        # even when they share an advisory alias, as CVEs fixed by one RHSA do.
+        if record.id.startswith("CVE-"):
+            duplicate = record.id in claimed or bool(identifiers & claimed_by_other_ids)
+        else:
+            duplicate = bool(identifiers & claimed)
+        if duplicate:
             logger.debug("reported %s once under an alias for %s", record.id, record.package)
             continue
         claimed |= identifiers
+        if not record.id.startswith("CVE-"):
+            claimed_by_other_ids |= identifiers
         reported.append((record, fixed_in))
     return reported
 
