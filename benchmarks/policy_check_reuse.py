@@ -8,9 +8,15 @@ bundle:
   and the evaluation stored;
 - reused: the same tag again and again, so the stored evaluation is returned.
 
+Before the reused checks it stores `--history` older evaluations of the same image and tag with
+other check keys, as feed syncs and bundle edits leave them, and it also times the two store
+lookups alone: every evaluation of the tag (`list_evaluations`, which the reused check read
+before `find_evaluation` existed) and the newest one with the key (`find_evaluation`).
+
 Run from the repository root:
 
     .venv/bin/python -m benchmarks.policy_check_reuse [--packages N] [--files N] [--matches N]
+        [--history N]
 
 It prints the machine, and the median and 95th percentile in milliseconds of each kind.
 """
@@ -18,10 +24,12 @@ It prints the machine, and the median and 95th percentile in milliseconds of eac
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.vulns_common import machine
@@ -134,6 +142,30 @@ def prepare(data_dir: Path, args: argparse.Namespace) -> Services:
     return Services(settings=settings, store=store, registry=RegistryClient())
 
 
+def add_history(services: Services, tag: str, count: int) -> str:
+    """Store `count` older copies of the tag's evaluation with other keys; return its key."""
+    [current] = services.store.list_evaluations(DIGEST, tag)
+    for number in range(count):
+        services.store.add_evaluation(
+            dataclasses.replace(
+                current,
+                eval_id=f"older-{number}",
+                result={**current.result, "check_key": f"older-{number}"},
+                created_at=current.created_at - datetime.timedelta(minutes=number + 1),
+            )
+        )
+    return str(current.result["check_key"])
+
+
+def time_calls(call: Callable[[], object], rounds: int) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
 def milliseconds(samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -146,28 +178,37 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20000, help="files in the image")
     parser.add_argument("--matches", type=int, default=300, help="vulnerability matches")
     parser.add_argument("--rounds", type=int, default=20, help="checks of each kind")
+    parser.add_argument(
+        "--history", type=int, default=50, help="older evaluations of the reused tag"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as directory:
         services = prepare(Path(directory), args)
-        evaluated, reused = [], []
+        evaluated: list[float] = []
         for round_number in range(args.rounds):
             started = time.perf_counter()
             check_image(services, DIGEST, f"registry.example/app:tag-{round_number}")
             evaluated.append(time.perf_counter() - started)
-        for _ in range(args.rounds):
-            started = time.perf_counter()
-            check_image(services, DIGEST, "registry.example/app:tag-0")
-            reused.append(time.perf_counter() - started)
+        tag = "registry.example/app:tag-0"
+        key = add_history(services, tag, args.history)
+        reused = time_calls(lambda: check_image(services, DIGEST, tag), args.rounds)
+        policy_id = str(DEFAULT_BUNDLE["id"])
+        listed = time_calls(lambda: services.store.list_evaluations(DIGEST, tag), args.rounds)
+        found = time_calls(
+            lambda: services.store.find_evaluation(DIGEST, tag, policy_id, key), args.rounds
+        )
         services.store.close()
 
     print(machine())
     print(
         f"image: {args.packages} packages, {args.files} files, {args.matches} matches; "
-        f"{args.rounds} checks of each kind"
+        f"{args.rounds} checks of each kind; {args.history} older evaluations of the tag"
     )
     print(f"evaluated  {milliseconds(evaluated)}")
     print(f"reused     {milliseconds(reused)}")
+    print(f"lookup: list_evaluations  {milliseconds(listed)}")
+    print(f"lookup: find_evaluation   {milliseconds(found)}")
 
 
 if __name__ == "__main__":
