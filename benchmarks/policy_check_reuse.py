@@ -9,9 +9,9 @@ bundle:
 - reused: the same tag again and again, so the stored evaluation is returned.
 
 Before the reused checks it stores `--history` older evaluations of the same image and tag with
-other check keys, as feed syncs and bundle edits leave them, and it also times the two store
-lookups alone: every evaluation of the tag (`list_evaluations`, which the reused check read
-before `find_evaluation` existed) and the newest one with the key (`find_evaluation`).
+other check keys, as feed syncs and bundle edits leave them. It also times the two store lookups
+alone. `list_evaluations` returns every evaluation of the tag, which the reused check read before
+`find_evaluation` existed, and `find_evaluation` returns the newest one with the key.
 
 Run from the repository root:
 
