@@ -134,7 +134,9 @@ def vuln_namespace(distro: Distro | None) -> str | None:
     Debian and RHEL-compatible distros use the major version (`debian:12`, `rhel:9` for CentOS,
     Rocky Linux, AlmaLinux and Fedora too), Alpine and Ubuntu use major.minor (`alpine:3.18`,
     `ubuntu:22.04`). An Alpine pre-release such as `3.22.0_alpha20250108` is an edge image and
-    maps to `alpine:edge`. Other distros, and images without a version, have no namespace.
+    maps to `alpine:edge`. SLES uses major.service-pack (`sles:15.5`), openSUSE Leap uses
+    major.minor (`opensuse-leap:15.5`), and openSUSE Tumbleweed, a rolling release, is
+    `opensuse-tumbleweed`. Other distros, and images without a version, have no namespace.
     """
     if distro is None or not distro.version_id:
         return None
@@ -158,6 +160,14 @@ def vuln_namespace(distro: Distro | None) -> str | None:
         if len(numbers) < 2:
             return None
         return f"ubuntu:{numbers[0]}.{numbers[1]}"
+    if distro_id == "sles":
+        # SLES 15 SP5 has VERSION_ID 15.5, and the first release of 15 has VERSION_ID 15.
+        service_pack = f".{numbers[1]}" if len(numbers) > 1 else ""
+        return f"sles:{numbers[0]}{service_pack}"
+    if distro_id == "opensuse-leap" and len(numbers) > 1:
+        return f"opensuse-leap:{numbers[0]}.{numbers[1]}"
+    if distro_id == "opensuse-tumbleweed":
+        return "opensuse-tumbleweed"
     return None
 
 

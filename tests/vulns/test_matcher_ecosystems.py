@@ -471,3 +471,44 @@ def test_rpm_cves_of_one_rhsa_both_reported(rhel_records: list[VulnRecord]) -> N
 
     assert sorted(match.vuln_id for match in matches) == ["CVE-2021-25220", "CVE-2025-40778"]
     assert all(match.aliases == ["RHSA-2025:23414"] for match in matches)
+
+
+@pytest.mark.parametrize(
+    ("distro", "ecosystem"),
+    [
+        (Distro(id="sles", version_id="15.5"), "SUSE:Linux Enterprise Server 15 SP5"),
+        (Distro(id="opensuse-leap", version_id="15.5"), "openSUSE:Leap 15.5"),
+        (Distro(id="opensuse-tumbleweed", version_id="20240101"), "openSUSE:Tumbleweed"),
+    ],
+)
+def test_rpm_suse_release_records_hand_made(distro: Distro, ecosystem: str) -> None:
+    # Hand-made OSV record in the ecosystem that SUSE's OSV records use for the release.
+    records = hand_made_osv(
+        "TEST-SUSE-1",
+        ecosystem,
+        "openssl-3",
+        [{"introduced": "0"}, {"fixed": "3.0.8-150500.5.8.1"}],
+    )
+    store = RecordStore(records)
+    affected = rpm_package("libopenssl3", "openssl-3-3.0.8-150500.5.7.1.src.rpm", epoch=None)
+    fixed = rpm_package("libopenssl3", "openssl-3-3.0.8-150500.5.8.1.src.rpm", epoch=None)
+
+    assert fixes_by_id(match_packages([affected], distro, store.lookup)) == {
+        "TEST-SUSE-1": ["3.0.8-150500.5.8.1"]
+    }
+    assert match_packages([fixed], distro, store.lookup) == []
+
+
+def test_rpm_sles_other_service_pack_no_match() -> None:
+    # Hand-made OSV record for SLES 15 SP4, against an SP5 image.
+    records = hand_made_osv(
+        "TEST-SUSE-2",
+        "SUSE:Linux Enterprise Server 15 SP4",
+        "openssl-3",
+        [{"introduced": "0"}, {"fixed": "3.0.8-150400.4.8.1"}],
+    )
+    store = RecordStore(records)
+    package_sp5 = rpm_package("libopenssl3", "openssl-3-3.0.8-150400.4.7.1.src.rpm", epoch=None)
+
+    assert match_packages([package_sp5], Distro(id="sles", version_id="15.5"), store.lookup) == []
+    assert store.calls == [("sles:15.5", ["openssl-3"])]
