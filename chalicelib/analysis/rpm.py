@@ -4,7 +4,7 @@ The database is read in pure Python (`chalicelib.analysis.rpmdb`), with no `rpm`
 package version is `VERSION-RELEASE`, as Anchore reports it, and the epoch is kept in `metadata`
 and in the purl. `metadata` also keeps the per-file data that package verification compares with
 the image: `file_digests`, `file_modes`, `file_sizes` (each parallel to `Package.files`),
-`file_digest_algorithm` and `config_files`.
+`file_digest_algorithm`, `config_files` and `not_installed_files`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ DIGEST_ALGORITHMS = {
 """OpenPGP hash algorithm numbers that rpm's `FILEDIGESTALGO` uses; MD5 when the tag is absent."""
 
 _RPMFILE_CONFIG = 1 << 0
+_RPMFILE_GHOST = 1 << 6
 _SOURCE_RPM_SUFFIXES = (".src.rpm", ".nosrc.rpm")
 
 
@@ -190,6 +191,16 @@ def _file_metadata(
     if len(flags) == len(files):
         found["config_files"] = [
             path for path, flag in zip(files, flags) if flag & _RPMFILE_CONFIG
+        ]
+    states = header.get(Tag.FILESTATES)
+    if isinstance(states, bytes) and len(states) == len(files) and len(flags) == len(files):
+        # Package verification skips these, as `rpm --verify` does: a `%ghost` file has no
+        # content in the package, and a file in another state than normal (0) was left out by
+        # an install option such as `tsflags=nodocs` or replaced by another package's file.
+        found["not_installed_files"] = [
+            path
+            for path, flag, state in zip(files, flags, states)
+            if flag & _RPMFILE_GHOST or state != 0
         ]
     return found
 

@@ -213,10 +213,11 @@ def rpm_differences(
     differs, and a regular file or directory when its permission bits differ. Config files are
     reported only when missing.
 
+    Files that rpm did not install (`not_installed_files`: `%ghost` files, documentation left
+    out by `tsflags=nodocs`) are skipped, as `rpm --verify` skips them.
+
     NOTE: rpm databases that record MD5 or SHA-1 digests (RHEL 6 and older) are compared by
-    size and mode only, because the analysis computes SHA-256 alone. Files that rpm did not
-    install (`%ghost` files, documentation left out by `tsflags=nodocs`) are reported as
-    missing, as Anchore reports them.
+    size and mode only, because the analysis computes SHA-256 alone.
     """
     metadata = package.metadata
     algorithm = metadata.get("file_digest_algorithm")
@@ -226,9 +227,12 @@ def rpm_differences(
         for column in columns
     )
     config_files = set(metadata.get("config_files") or [])
+    not_installed = set(metadata.get("not_installed_files") or [])
 
     found = []
     for index, path in enumerate(package.files):
+        if path in not_installed:
+            continue
         entry = entries.get(path)
         expected_digest = digests[index] if digests else None
         expected_mode = modes[index] if modes else None

@@ -357,6 +357,17 @@ def test_verify_rpm_md5_compares_size_and_mode() -> None:
     ]
 
 
+def test_verify_rpm_not_installed_files_skipped() -> None:
+    package = rpm_package()
+    package.metadata["not_installed_files"] = ["/usr/share/tool/gone.txt", "/usr/bin/resized"]
+    found = verify_messages(rpm_facts(package))
+    assert found == [
+        message("tool", "/usr/bin/chmodded", "changed"),
+        message("tool", "/usr/share/tool", "changed"),
+        message("tool", "/etc/tool-gone.conf", "missing"),
+    ]
+
+
 def test_verify_rpm_columns_of_wrong_length_ignored() -> None:
     package = rpm_package()
     package.metadata["file_digests"] = ["x"]
