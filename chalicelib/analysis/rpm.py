@@ -194,9 +194,9 @@ def _file_metadata(
         ]
     states = header.get(Tag.FILESTATES)
     if isinstance(states, bytes) and len(states) == len(files) and len(flags) == len(files):
-        # Package verification skips these, as `rpm --verify` does: a `%ghost` file has no
-        # content in the package, and a file in another state than normal (0) was left out by
-        # an install option such as `tsflags=nodocs` or replaced by another package's file.
+        # Package verification skips these, as `rpm --verify` does. A `%ghost` file has no
+        # content in the package. A file in another state than normal (0) was left out by an
+        # install option such as `tsflags=nodocs`, or replaced by another package's file.
         found["not_installed_files"] = [
             path
             for path, flag, state in zip(files, flags, states)
