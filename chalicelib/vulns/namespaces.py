@@ -149,6 +149,8 @@ def vuln_namespace(distro: Distro | None) -> str | None:
     if distro_id == "debian":
         return f"debian:{numbers[0]}"
     if distro_id in RHEL_COMPATIBLE_DISTROS:
+        # NOTE: Rocky Linux and AlmaLinux images use only `rhel:<major>`, so the records that the
+        # OSV importer stores under `rocky:<major>` and `almalinux:<major>` never match.
         return f"rhel:{numbers[0]}"
     if distro_id == "alpine":
         if "_alpha" in version or "_beta" in version:
