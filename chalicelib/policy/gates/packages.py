@@ -234,34 +234,29 @@ def rpm_differences(
         if path in not_installed:
             continue
         entry = entries.get(path)
+        if entry is None and path in directories:
+            continue
+        if entry is not None and path in config_files:
+            continue
         expected_digest = digests[index] if digests else None
         expected_mode = modes[index] if modes else None
+        expected_size = sizes[index] if sizes else None
+        if entry is not None and not _rpm_file_changed(
+            entry, algorithm, expected_digest, expected_mode, expected_size
+        ):
+            continue
+        status = "missing" if entry is None else "changed"
         cause = PackageFileCause(
             path=path,
-            status="missing",
+            status=status,
             digest_algorithm=algorithm,
             expected_digest=expected_digest or None,
-            real_digest=None,
+            real_digest=entry.sha256 if entry is not None and algorithm == "sha256" else None,
             expected_mode=expected_mode & 0o7777 if expected_mode is not None else None,
-            real_path=None,
-            layer_digest=None,
+            real_path=entry.path if entry is not None else None,
+            layer_digest=entry.layer_digest if entry is not None else None,
         )
-        if entry is None:
-            if path not in directories:
-                found.append(FileDifference(path, "missing", cause))
-            continue
-        if path in config_files:
-            continue
-        expected_size = sizes[index] if sizes else None
-        if _rpm_file_changed(entry, algorithm, expected_digest, expected_mode, expected_size):
-            cause = dataclasses.replace(
-                cause,
-                status="changed",
-                real_digest=entry.sha256 if algorithm == "sha256" else None,
-                real_path=entry.path,
-                layer_digest=entry.layer_digest,
-            )
-            found.append(FileDifference(path, "changed", cause))
+        found.append(FileDifference(path, status, cause))
     return found
 
 
