@@ -82,13 +82,16 @@ def sync_feeds(api: Api) -> None:
     sources = os.environ.get("FEED_SOURCES", "")
     print(f"FEED_SOURCES={sources or '(default)'}")
     response = api.call("POST", "/v1/system/feeds", ok=(200, 400, 502))
-    if response.status_code != 200:
-        print(f"feed sync failed: {response.json().get('message')}")
-        print("no vulnerability data: the vulnerabilities below are empty, the verdict still runs")
+    body = response.json()
+    if response.status_code == 400:
+        print(f"feed sync failed: {body.get('message')}")
         return
-    for feed in response.json():
+    if response.status_code == 502:
+        print("some feed sources could not be read; the vulnerabilities below come from the rest")
+        body = body["detail"]["sync_result"]
+    for feed in body:
         for error in feed.get("errors", []):
-            print(f"source unreachable: {error}")
+            print(f"source failed: {error}")
         rows = [[g["group"], g["status"], g["updated_record_count"]] for g in feed["groups"]]
         print(table(["Group", "Status", "Records"], rows) if rows else "no records imported")
     print()

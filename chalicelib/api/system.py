@@ -8,6 +8,7 @@ import platform
 from chalice import Blueprint
 
 from chalicelib.api.http import (
+    error_response,
     handles_errors,
     json_response,
     query_bool,
@@ -163,6 +164,17 @@ def sync_feeds() -> object:
             ],
         }
     ]
+    if result.errors:
+        # anchore-cli prints only the groups of a successful response, so a failed source would
+        # go unseen; an error status makes it print the message and exit non-zero.
+        imported = ", ".join(g.group for g in result.groups if g.status == "success") or "none"
+        return error_response(
+            502,
+            f"feed sync failed for {len(result.errors)} source(s): "
+            + "; ".join(result.errors)
+            + f". Groups imported from the other sources: {imported}",
+            {"sync_result": body},
+        )
     return json_response(body)
 
 

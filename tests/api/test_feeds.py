@@ -69,9 +69,11 @@ def test_failed_source_keeps_group_and_shows_error(client: Client, feed_dir: Pat
 
     status, body = call(client, "POST", "/v1/system/feeds")
 
-    assert status == 200
-    assert body[0]["status"] == "failure"
-    assert "does not exist" in body[0]["errors"][0]
+    assert status == 502
+    assert "does not exist" in body["message"]
+    result = body["detail"]["sync_result"]
+    assert result[0]["status"] == "failure"
+    assert "does not exist" in result[0]["errors"][0]
     _, after = call(client, "GET", "/v1/system/feeds")
     [group] = after[0]["groups"]
     assert group["record_count"] == before[0]["groups"][0]["record_count"]
