@@ -353,4 +353,5 @@ def _facts(digest: str, report: AnalysisReport, state: _VulnerabilityState) -> I
         feed_last_sync={g.group: g.last_sync for g in state.groups},
         feed_record_counts={g.group: g.record_count for g in state.groups},
         first_seen=state.first_seen,
+        content_matches=report.content_matches,
     )
