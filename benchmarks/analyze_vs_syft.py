@@ -11,8 +11,8 @@ here, and a small one. Each is written as an OCI layout with gzip layers and as 
 archive under `.cache/bench-images`. Syft 1.18.1 and `isal` are installed into the separate
 virtual environment `.cache/bench-venv`, never into the project's requirements.
 
-For every image and format it reports the wall time and the peak RSS of both tools (from the
-child's `rusage`), the floor (the time `isal` needs only to decompress the gzip layers once,
+For every image and format it reports the wall time and the peak RSS of both tools (from GNU
+`time`), the floor (the time `isal` needs only to decompress the gzip layers once,
 and Python's `zlib` for comparison), the packages found per Syft type, and every (name,
 version, type) that only one of the tools found.
 """
@@ -302,18 +302,20 @@ def _measure(command: list[str], output: Path) -> tuple[float, float]:
     """Run `command` with standard output to `output`; return seconds and peak RSS in MiB."""
     env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
     errors = output.with_suffix(".stderr")
-    # Standard error goes to a file, because a full pipe would block the child before wait4.
+    usage = output.with_suffix(".time")
+    # GNU time measures the tool from its own small process. The child of this process would
+    # count this process's pages (the builder of the large image holds gigabytes) as its own
+    # peak RSS until it runs exec.
+    timed = ["/usr/bin/time", "-f", "%M", "-o", str(usage), *command]
     with output.open("wb") as stdout, errors.open("wb") as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
+        status = subprocess.run(timed, stdout=stdout, stderr=stderr, env=env, check=False)
         seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+    if status.returncode != 0:
         message = errors.read_text(errors="replace")
-        raise SystemExit(f"{command[0]} failed with status {process.returncode}: {message}")
-    # ru_maxrss is in KiB on Linux.
-    return seconds, usage.ru_maxrss / 1024
+        raise SystemExit(f"{command[0]} failed with status {status.returncode}: {message}")
+    # GNU time prints the maximum resident set size in KiB.
+    return seconds, int(usage.read_text().split()[-1]) / 1024
 
 
 def _run_plimsoll(source: str) -> ToolRun:
