@@ -118,9 +118,11 @@ def run_registry_process(workdir: Path, auth: dict | None = None) -> Iterator[Re
 @contextlib.contextmanager
 def local_registry() -> Iterator[str]:
     """Run an open registry in a temporary directory and yield its `127.0.0.1:PORT` address."""
-    with tempfile.TemporaryDirectory(prefix="plimsoll-registry-") as workdir:
-        with run_registry_process(Path(workdir)) as registry:
-            yield registry.host
+    with (
+        tempfile.TemporaryDirectory(prefix="plimsoll-registry-") as workdir,
+        run_registry_process(Path(workdir)) as registry,
+    ):
+        yield registry.host
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], port: int) -> bool:
