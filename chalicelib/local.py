@@ -27,7 +27,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 class ApiRequestHandler(ChaliceRequestHandler):
-    """Chalice's local request handler, answering 404 to paths no route matches.
+    """Chalice's local request handler that returns 404 for paths no route matches.
 
     Chalice's local gateway imitates API Gateway there: a 403 whose message echoes the request's
     Authorization header, credentials included.

@@ -34,7 +34,7 @@ def credentials_valid(header: str | None, password: str) -> bool:
 
 
 def require_basic_auth(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Chalice HTTP middleware that answers 401 to requests without the admin credentials."""
+    """Reject requests without the admin credentials with 401 (Chalice HTTP middleware)."""
     if event.path in OPEN_PATHS:
         return get_response(event)
     if not credentials_valid(event.headers.get("authorization"), get_settings().admin_password):

@@ -78,6 +78,14 @@ def _parse_time(value: object) -> datetime.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
+def require_supported(kind: str, value: str, supported: list[str]) -> None:
+    """Raise `InvalidRequestError` naming `value` when it is not one of `supported`."""
+    if value not in supported:
+        raise InvalidRequestError(
+            f"{kind} {value!r} is not supported; use one of " + ", ".join(supported)
+        )
+
+
 @blueprint.route("/v1/images", methods=["POST"])
 @handles_errors
 def add_image() -> object:
@@ -148,11 +156,7 @@ def list_content_types(digest: str) -> object:
 @blueprint.route("/v1/images/{digest}/content/{content_type}", methods=["GET"])
 @handles_errors
 def get_content(digest: str, content_type: str) -> object:
-    if content_type not in render.CONTENT_TYPES:
-        raise InvalidRequestError(
-            f"content type {content_type!r} is not supported; use one of "
-            + ", ".join(render.CONTENT_TYPES)
-        )
+    require_supported("content type", content_type, render.CONTENT_TYPES)
     _, report = image_service.get_analysis(get_services(), digest)
     rows = render.content(report, content_type)
     return json_response({"imageDigest": digest, "content_type": content_type, "content": rows})
@@ -168,11 +172,7 @@ def list_metadata_types(digest: str) -> object:
 @blueprint.route("/v1/images/{digest}/metadata/{metadata_type}", methods=["GET"])
 @handles_errors
 def get_metadata(digest: str, metadata_type: str) -> object:
-    if metadata_type not in render.METADATA_TYPES:
-        raise InvalidRequestError(
-            f"metadata type {metadata_type!r} is not supported; use one of "
-            + ", ".join(render.METADATA_TYPES)
-        )
+    require_supported("metadata type", metadata_type, render.METADATA_TYPES)
     record, report = image_service.get_analysis(get_services(), digest)
     return json_response(
         {
@@ -193,10 +193,7 @@ def list_vuln_types(digest: str) -> object:
 @blueprint.route("/v1/images/{digest}/vuln/{vuln_type}", methods=["GET"])
 @handles_errors
 def get_vulnerabilities(digest: str, vuln_type: str) -> object:
-    if vuln_type not in render.VULN_TYPES:
-        raise InvalidRequestError(
-            f"vulnerability type {vuln_type!r} is not supported; use os, non-os or all"
-        )
+    require_supported("vulnerability type", vuln_type, render.VULN_TYPES)
     services = get_services()
     image_service.get_analysis(services, digest)
     vendor_only = query_bool(blueprint, "vendor_only", True)

@@ -166,7 +166,7 @@ def sync_feeds() -> object:
     ]
     if result.errors:
         # anchore-cli prints only the groups of a successful response, so a failed source would
-        # go unseen; an error status makes it print the message and exit non-zero.
+        # go unseen. An error status makes it print the message and exit non-zero.
         imported = ", ".join(g.group for g in result.groups if g.status == "success") or "none"
         return error_response(
             502,

@@ -34,7 +34,7 @@ ANALYZE_MESSAGE = "analyze_image"
 
 @dataclasses.dataclass(frozen=True)
 class AddImageRequest:
-    """What `POST /images` carries, after the legacy top-level fields are normalized."""
+    """Body of `POST /images`, with the legacy top-level fields normalized."""
 
     pullstring: str
     """A tag reference (`registry/repo:tag`) or a digest reference (`registry/repo@sha256:...`)."""
@@ -61,8 +61,8 @@ def decode_dockerfile(value: str | None) -> str | None:
 def add_image(services: Services, request: AddImageRequest) -> ImageRecord:
     """Resolve the reference against its registry, store the image and queue its analysis.
 
-    Adding an image that is already stored returns it, with new tags and annotations merged;
-    analysis is queued again only with `force` or after a failed analysis.
+    Adding an image that is already stored returns it, with new tags and annotations merged.
+    Its analysis is queued again only with `force` or after a failed analysis.
     """
     try:
         reference = parse_reference(request.pullstring)

@@ -57,7 +57,7 @@ def _check_bundle(bundle: object) -> dict:
 
 
 def add_policy(services: Services, bundle: object) -> PolicyRecord:
-    """Validate and store a new bundle, inactive unless the body says `active`."""
+    """Validate and store a new bundle, inactive unless the body sets `active`."""
     active = False
     if isinstance(bundle, dict) and "active" in bundle:
         bundle = dict(bundle)

@@ -98,7 +98,7 @@ def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
