@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,12 +167,12 @@ def _create_sqlite_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            # WAL lets readers go on while a writer works. NORMAL synchronous mode is safe with
-            # WAL: a power loss can drop the last commits but cannot corrupt the file.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
+            _enable_wal(cursor)
+            # NORMAL synchronous mode is safe with WAL: a power loss can drop the last commits
+            # but cannot corrupt the file.
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
         finally:
             cursor.close()
 
@@ -182,3 +184,25 @@ def _create_sqlite_engine(url: URL) -> Engine:
             connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the database file to WAL mode, which lets readers go on while a writer works.
+
+    The switch needs an exclusive lock, and SQLite reports "database is locked" at once,
+    without waiting out the busy timeout, when another connection is switching or writing at
+    that moment (several processes opening a new file together). WAL mode is stored in the
+    file, so the first connection that succeeds switches it for all; the others retry until
+    they see it or the busy timeout has passed.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
