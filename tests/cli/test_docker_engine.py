@@ -2,7 +2,7 @@
 
 No Docker daemon runs on the test machines, so the tests serve the few Engine API routes that
 the SDK calls for `images.get(name).save()` on a Unix socket of their own: `/version` (the SDK
-asks for the API version first), `GET /vX/images/NAME/json` and `GET /vX/images/ID/get`. The
+requests the API version first), `GET /vX/images/NAME/json` and `GET /vX/images/ID/get`. The
 `get` route streams a real `docker save` archive in chunks, as the daemon does.
 """
 
