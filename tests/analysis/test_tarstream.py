@@ -5,12 +5,14 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import sys
 import tarfile
 import zlib
 
 import pytest
 
 from chalicelib.analysis.interface import AnalysisError
+from chalicelib.analysis import tarstream
 from chalicelib.analysis.tarstream import LayerByteStream, LayerError, iter_members
 from tests.analysis.builders import Item, directory, file, hardlink, symlink, tar_bytes
 
@@ -178,3 +180,53 @@ def test_tarstream_error_is_analysis_error() -> None:
 
 def test_tarstream_empty_blob_has_no_members() -> None:
     assert members(b"") == []
+
+
+def test_tarstream_falls_back_to_zlib_without_isal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A None entry in sys.modules makes `import isal` raise ImportError.
+    monkeypatch.setitem(sys.modules, "isal", None)
+    name, decompressobj, errors = tarstream.load_inflater()
+    assert name == "zlib"
+    assert decompressobj is zlib.decompressobj
+    assert errors == (zlib.error,)
+
+
+def test_tarstream_uses_isal_when_installed() -> None:
+    pytest.importorskip("isal", reason="python-isal is not installed")
+    assert tarstream.INFLATER_NAME == "isal"
+
+
+def _gzip_cases() -> dict[str, bytes]:
+    data = tar_bytes([file("a", bytes(range(256)) * 200), file("b", b"second")])
+    whole = gzip.compress(data)
+    corrupt = bytearray(whole)
+    corrupt[20:40] = bytes(20)
+    return {
+        "whole": whole,
+        "members": gzip.compress(data[:4096]) + gzip.compress(data[4096:]),
+        "empty members": whole + gzip.compress(b"", mtime=0) * 50,
+        "trailing garbage": whole + b"garbage" * 10,
+        "truncated": whole[: len(whole) // 2],
+        "corrupt": bytes(corrupt),
+        "fake member": whole + b"\x1f\x8bnot deflate data",
+    }
+
+
+def _outcome(blob: bytes) -> object:
+    try:
+        return members(blob)
+    except LayerError as error:
+        # Only zlib's and isal's wording of the decoder error differ; keep the text before it.
+        return str(error).split(" (")[0]
+
+
+@pytest.mark.parametrize("case", sorted(_gzip_cases()))
+def test_tarstream_zlib_fallback_same_result(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("isal", reason="python-isal is not installed")
+    blob = _gzip_cases()[case]
+    with_isal = _outcome(blob)
+    monkeypatch.setitem(sys.modules, "isal", None)
+    _, decompressobj, errors = tarstream.load_inflater()
+    monkeypatch.setattr(tarstream, "_decompressobj", decompressobj)
+    monkeypatch.setattr(tarstream, "_INFLATE_ERRORS", errors)
+    assert _outcome(blob) == with_isal
