@@ -1,7 +1,8 @@
 """Java archive cataloger: jar, war, ear, jpi and hpi files, with nested archives to any depth.
 
 Names and versions follow Syft 1.18: the archive's own package comes from a `pom.properties`
-whose artifactId matches the file name, else from `MANIFEST.MF` and the file name; every other
+whose artifactId matches the file name, else from `MANIFEST.MF` (down to the OSGi
+`Bundle-Version`) and the file name; every other
 `META-INF/maven/**/pom.properties` is a package of its own. Archives are read from memory with
 `zipfile`; a nested archive gets the location `outer.war:WEB-INF/lib/inner.jar`.
 """
@@ -410,8 +411,14 @@ def _main_package(
             manifest, "Name", "Bundle-Name", "Short-Name", "Extension-Name", "Implementation-Title"
         )
     if not version:
+        # OSGi bundles built without Maven metadata may state their version only as
+        # `Bundle-Version`. Syft 1.18.1 reads it too, after the other fields.
         version = file_version or _first_field(
-            manifest, "Implementation-Version", "Specification-Version", "Plugin-Version"
+            manifest,
+            "Implementation-Version",
+            "Specification-Version",
+            "Plugin-Version",
+            "Bundle-Version",
         )
 
     package = Package(

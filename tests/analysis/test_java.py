@@ -204,6 +204,36 @@ def test_java_manifest_fallback_without_version_in_name() -> None:
     assert package.metadata["specification-version"] == "7.1"
 
 
+def test_java_bundle_version_fallback() -> None:
+    # Part of the manifest of Guice 4.2.3 from Debian's libguice-java, under a file name without
+    # a version like the `guice.jar` link in /usr/share/java.
+    manifest = (
+        b"Manifest-Version: 1.0\nBundle-Name: guice\nBundle-SymbolicName: com.google.inject\n"
+        b"Bundle-Vendor: Google, Inc.\nBundle-Version: 4.2.3\n"
+    )
+    content = zip_bytes({"META-INF/MANIFEST.MF": manifest})
+    [package] = parse("/usr/share/java/guice.jar", content).packages
+    assert (package.name, package.version) == ("guice", "4.2.3")
+    assert package.purl == "pkg:maven/com.google.inject/guice@4.2.3"
+
+
+def test_java_bundle_version_comes_last() -> None:
+    manifest = (
+        b"Manifest-Version: 1.0\nBundle-Version: 2.0.0.v20240101\nImplementation-Version: 2.0\n"
+    )
+    [package] = parse("/opt/lib/engine.jar", zip_bytes({"META-INF/MANIFEST.MF": manifest})).packages
+    assert package.version == "2.0"
+
+
+def test_java_debian_guice_jar() -> None:
+    path = Path("/usr/share/java/guice.jar")
+    if not path.exists():
+        pytest.skip("Debian's libguice-java is not installed at /usr/share/java")
+    packages = parse("/usr/share/java/guice.jar", path.read_bytes()).packages
+    guice = [package for package in packages if package.name == "guice"]
+    assert [package.version for package in guice] == ["4.2.3"]
+
+
 def test_java_nested_ear_war_jar() -> None:
     inner = jar("org.example", "inner-lib", "1.2.3")
     war = zip_bytes({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n",
