@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -161,6 +162,10 @@ class ImageAnalysis(Base):
     package_count: Mapped[int | None] = mapped_column(Integer)
     """Rows stored in `image_packages`; None for an analysis stored before that table existed."""
     created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    lookups_stored: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    """Whether `image_lookups` holds the record lookups of this analysis's last match."""
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -213,6 +218,27 @@ class ImagePackage(Base):
             ["account", "digest"], ["images.account", "images.digest"], ondelete="CASCADE"
         ),
         Index(None, "account", "name"),
+    )
+
+
+class ImageLookup(Base):
+    """One (namespace, package name) pair under which matching looked up records for an image.
+
+    A feed sync that changes the records of a pair re-matches only the images that have it.
+    """
+
+    __tablename__ = "image_lookups"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(255), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(128), primary_key=True)
+    package: Mapped[str] = mapped_column(Text, primary_key=True)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account", "digest"], ["images.account", "images.digest"], ondelete="CASCADE"
+        ),
+        Index(None, "namespace", "package"),
     )
 
 
