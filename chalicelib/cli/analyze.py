@@ -24,11 +24,6 @@ from chalicelib.cli.sources import SCHEMES, DockerClientFactory, SourceError, op
 
 logger = logging.getLogger(__name__)
 
-NAME = "analyze"
-HELP = (
-    "analyze an image or a directory in this process and print its packages as a table, the "
-    "analysis document or an SBOM"
-)
 OUTPUT_FORMATS = ("table", "json", *(sbom_format.name for sbom_format in FORMATS))
 
 _SOURCE_HELP = (

@@ -8,12 +8,6 @@ import sys
 from chalicelib.vulns.interface import InvalidVersionError
 from chalicelib.vulns.versions import SCHEMES, get_scheme
 
-NAME = "version-compare"
-HELP = (
-    "read lines 'A<TAB>B' on standard input and print the sign of compare(A, B) per line "
-    "(-1, 0 or 1), or an error line naming the invalid version"
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the scheme argument."""

@@ -1,0 +1,64 @@
+"""The `plimsoll` entry point: finding the subcommand and loading only its module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from chalicelib.cli import SUBCOMMANDS, build_parser, requested_command
+from tests.conftest import REPO_ROOT
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["analyze", "image.tar"], "analyze"),
+        (["--log-level", "DEBUG", "analyze", "-o", "json", "x"], "analyze"),
+        (["--log-level=DEBUG", "version-compare", "deb"], "version-compare"),
+        (["--log", "DEBUG", "analyze"], None),
+        (["no-such-command"], None),
+        (["-h"], None),
+        ([], None),
+    ],
+)
+def test_requested_command_cases(argv: list[str], expected: str | None) -> None:
+    assert requested_command(argv) == expected
+
+
+def test_main_analyze_skips_other_modules() -> None:
+    # A fresh interpreter, because this test process has imported every module already.
+    script = (
+        "import sys\n"
+        "from chalicelib.cli import main\n"
+        "try:\n"
+        "    main(['analyze', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(name for name in sys.modules if name.startswith('chalicelib.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, check=True
+    )
+    assert "--output" in done.stdout
+    modules = done.stdout.strip().splitlines()[-1]
+    assert "'chalicelib.cli.analyze'" in modules
+    assert "'chalicelib.cli.version_compare'" not in modules
+    assert "'chalicelib.vulns'" not in modules
+    assert "'chalicelib.store'" not in modules
+
+
+def test_build_parser_lists_unloaded_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser(["analyze"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    output = capsys.readouterr().out
+    for subcommand in SUBCOMMANDS:
+        assert subcommand.name in output
+
+
+def test_build_parser_loads_all_by_default() -> None:
+    args = build_parser().parse_args(["version-compare", "deb"])
+    assert args.scheme == "deb"
+    assert callable(args.run)
