@@ -19,6 +19,7 @@ from chalicelib.service import images as image_service
 from chalicelib.service import policies as policy_service
 from chalicelib.service.context import Services, get_services
 from chalicelib.service.errors import InvalidRequestError, ResourceNotFoundError
+from chalicelib.vulns.nvd import matches_cve_ids, nvd_scores
 
 logger = logging.getLogger(__name__)
 
@@ -198,12 +199,14 @@ def get_vulnerabilities(digest: str, vuln_type: str) -> object:
     image_service.get_analysis(services, digest)
     vendor_only = query_bool(blueprint, "vendor_only", True)
     matches, _ = services.store.get_matches(digest)
-    rows = [
-        render.vulnerability(m)
+    kept = [
+        m
         for m in matches
         if (vuln_type == "all" or (vuln_type == "os") == render.is_os_match(m))
         and not (vendor_only and m.will_not_fix)
     ]
+    nvd = nvd_scores(matches_cve_ids(kept), services.store.find_vuln_records)
+    rows = [render.vulnerability(m, nvd) for m in kept]
     return json_response(
         {"imageDigest": digest, "vulnerability_type": vuln_type, "vulnerabilities": rows}
     )

@@ -7,12 +7,20 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.api import render
 from chalicelib.api.http import handles_errors, json_response, query_bool, query_param, timestamp
 from chalicelib.service.context import get_services
 from chalicelib.service.errors import InvalidRequestError
 from chalicelib.store import ImageRecord
 from chalicelib.vulns.interface import CvssScore, Severity, VulnMatch, VulnRecord
 from chalicelib.vulns.matcher import affected_fixes
+from chalicelib.vulns.nvd import (
+    cve_ids,
+    fallback_severity,
+    matches_cve_ids,
+    nvd_scores,
+    with_nvd_severity,
+)
 
 blueprint = Blueprint(__name__)
 
@@ -63,7 +71,9 @@ def query_vulnerabilities() -> object:
     grouped: dict[tuple[str, str], list[VulnRecord]] = defaultdict(list)
     for record in records:
         grouped[(record.id, record.namespace)].append(record)
-    rows = [_standalone_vulnerability(group) for group in grouped.values()]
+    all_cve_ids = {cve for record in records for cve in cve_ids(record.id, record.aliases)}
+    nvd = nvd_scores(all_cve_ids, get_services().store.find_vuln_records)
+    rows = [_standalone_vulnerability(group, nvd) for group in grouped.values()]
     return json_response(_page(rows, "vulnerabilities"))
 
 
@@ -81,6 +91,12 @@ def query_images_by_vulnerability() -> object:
     package = query_param(blueprint, "affected_package") or None
     severity = _severity_param()
     vendor_only = query_bool(blueprint, "vendor_only", True)
+    services = get_services()
+    found = services.store.find_images_by_vulnerability(vuln_id)
+    nvd = nvd_scores(
+        matches_cve_ids(match for _, matches in found for match in matches),
+        services.store.find_vuln_records,
+    )
 
     def wanted(match: VulnMatch) -> bool:
         return (
@@ -91,8 +107,8 @@ def query_images_by_vulnerability() -> object:
         )
 
     rows = []
-    for image, matches in get_services().store.find_images_by_vulnerability(vuln_id):
-        kept = [match for match in matches if wanted(match)]
+    for image, matches in found:
+        kept = [match for match in with_nvd_severity(matches, nvd) if wanted(match)]
         if kept:
             rows.append(
                 {
@@ -191,31 +207,20 @@ def _package_type(namespace: str) -> str:
     return DISTRO_PACKAGE_TYPES.get(family) or LANGUAGE_PACKAGE_TYPES.get(family, family)
 
 
-def _cvss(scores: list[CvssScore], major: str) -> dict[str, float]:
-    score = next((s for s in scores if s.version.startswith(major)), None)
+def _standalone_vulnerability(
+    records: list[VulnRecord], nvd: dict[str, list[CvssScore]]
+) -> dict[str, Any]:
+    """Render the records of one id and namespace as one `StandaloneVulnerability`.
 
-    def value(number: float | None) -> float:
-        return number if number is not None else -1.0
-
-    return {
-        "base_score": value(score.base_score if score else None),
-        "exploitability_score": value(score.exploitability_score if score else None),
-        "impact_score": value(score.impact_score if score else None),
-    }
-
-
-def _standalone_vulnerability(records: list[VulnRecord]) -> dict[str, Any]:
-    """Render the records of one id and namespace as one `StandaloneVulnerability`."""
+    `nvd` maps CVE ids to stored NVD scores. They fill `nvd_data` and the severity of a record
+    that has none, as in the image vulnerability rows.
+    """
     first = records[0]
-    cve_ids = [alias for alias in [first.id, *first.aliases] if alias.startswith("CVE-")]
-    nvd_data = [
-        {"id": cve, "cvss_v2": _cvss(first.cvss, "2"), "cvss_v3": _cvss(first.cvss, "3")}
-        for cve in cve_ids
-    ]
+    ids = cve_ids(first.id, first.aliases)
     return {
         "id": first.id,
         "namespace": first.namespace,
-        "severity": first.severity.value,
+        "severity": fallback_severity(first.severity, ids, nvd).value,
         "link": first.link,
         "description": first.summary or "",
         "affected_packages": [
@@ -227,8 +232,8 @@ def _standalone_vulnerability(records: list[VulnRecord]) -> dict[str, Any]:
             }
             for record in records
         ],
-        "nvd_data": nvd_data,
-        "vendor_data": [],
+        "nvd_data": render.nvd_data(ids, nvd),
+        "vendor_data": render.vendor_data(first.id, first.cvss, first.source),
         "references": [{"source": first.source, "url": first.link, "tags": []}]
         if first.link
         else [],

@@ -8,7 +8,8 @@ import json
 from chalicelib.analysis.interface import AnalysisReport, FileEntry, FileType, Package, PackageType
 from chalicelib.api.http import timestamp
 from chalicelib.store import EvaluationRecord, ImageRecord, PolicyRecord
-from chalicelib.vulns.interface import VulnMatch
+from chalicelib.vulns.interface import CvssScore, VulnMatch
+from chalicelib.vulns.nvd import cve_ids, fallback_severity
 
 ACCOUNT = "admin"
 
@@ -213,25 +214,68 @@ def metadata(record: ImageRecord, report: AnalysisReport, metadata_type: str) ->
     return _b64(text)
 
 
-def vulnerability(match: VulnMatch) -> dict:
-    """Render a `Vulnerability` row."""
-    cve_ids = [a for a in [match.vuln_id, *match.aliases] if a.startswith("CVE-")]
-    v3 = next((c for c in match.cvss if c.version.startswith("3")), None)
-    cvss_v3 = {
-        "base_score": v3.base_score if v3 and v3.base_score is not None else -1.0,
-        "exploitability_score": (
-            v3.exploitability_score if v3 and v3.exploitability_score is not None else -1.0
-        ),
-        "impact_score": v3.impact_score if v3 and v3.impact_score is not None else -1.0,
+def cvss_scores(scores: list[CvssScore], major: str) -> dict[str, float]:
+    """Render the first CVSS score of a major version (`2` or `3`) in `scores` as Anchore's
+    `{base_score, exploitability_score, impact_score}`, with -1.0 for each missing value."""
+    score = next((s for s in scores if s.version.startswith(major)), None)
+
+    def value(number: float | None) -> float:
+        return number if number is not None else -1.0
+
+    return {
+        "base_score": value(score.base_score if score else None),
+        "exploitability_score": value(score.exploitability_score if score else None),
+        "impact_score": value(score.impact_score if score else None),
     }
-    no_v2 = {"base_score": -1.0, "exploitability_score": -1.0, "impact_score": -1.0}
+
+
+def nvd_data(ids: list[str], nvd: dict[str, list[CvssScore]]) -> list[dict]:
+    """Render Anchore's `nvd_data`: one entry per CVE id, from the stored NVD record's scores.
+
+    A CVE without stored NVD data keeps its entry, with -1.0 scores, so the entries list every
+    CVE id of the vulnerability.
+    """
+    return [
+        {
+            "id": cve_id,
+            "cvss_v2": cvss_scores(nvd.get(cve_id, []), "2"),
+            "cvss_v3": cvss_scores(nvd.get(cve_id, []), "3"),
+        }
+        for cve_id in ids
+    ]
+
+
+def vendor_data(vuln_id: str, scores: list[CvssScore], source: str | None) -> list[dict]:
+    """Render Anchore's `vendor_data`: the record's own scores under its id.
+
+    Empty when the record has no scores, or when it is an NVD record, whose scores are the
+    `nvd_data` already.
+    """
+    if not scores or source == "nvd":
+        return []
+    return [
+        {"id": vuln_id, "cvss_v2": cvss_scores(scores, "2"), "cvss_v3": cvss_scores(scores, "3")}
+    ]
+
+
+def vulnerability(match: VulnMatch, nvd: dict[str, list[CvssScore]] | None = None) -> dict:
+    """Render a `Vulnerability` row.
+
+    `nvd` maps CVE ids to their stored NVD scores (`nvd_scores` of every row of the response,
+    looked up once). Those scores fill `nvd_data`, and they give the severity of a match whose
+    record has none; see `fallback_severity`.
+    """
+    nvd = nvd or {}
+    ids = cve_ids(match.vuln_id, match.aliases)
     try:
         package_type = OS_TYPE_NAMES.get(PackageType(match.package_type), match.package_type)
     except ValueError:
         package_type = match.package_type
+    # A match of an NVD record never happens (the matcher does not look packages up in the
+    # `nvd` namespace), so the match's own scores are always the vendor's.
     return {
         "vuln": match.vuln_id,
-        "severity": match.severity.value,
+        "severity": fallback_severity(match.severity, ids, nvd).value,
         "package": f"{match.package_name}-{match.package_version}",
         "package_name": match.package_name,
         "package_version": match.package_version,
@@ -244,8 +288,8 @@ def vulnerability(match: VulnMatch) -> dict:
         "feed": "vulnerabilities",
         "feed_group": match.namespace,
         "will_not_fix": match.will_not_fix,
-        "nvd_data": [{"id": cve, "cvss_v2": no_v2, "cvss_v3": cvss_v3} for cve in cve_ids],
-        "vendor_data": [],
+        "nvd_data": nvd_data(ids, nvd),
+        "vendor_data": vendor_data(match.vuln_id, match.cvss, None),
     }
 
 

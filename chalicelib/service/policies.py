@@ -25,8 +25,9 @@ from chalicelib.service.images import get_analysis, get_image
 from chalicelib.service.vulnerabilities import FEED_NAME
 from chalicelib.store import ConflictError as StoreConflictError
 from chalicelib.store import EvaluationRecord, FeedGroupRecord, ImageRecord, PolicyRecord, Store
-from chalicelib.vulns.interface import VulnMatch
+from chalicelib.vulns.interface import CvssScore, VulnMatch
 from chalicelib.vulns.matcher import vuln_namespace
+from chalicelib.vulns.nvd import matches_cve_ids, nvd_scores, with_nvd_severity
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +254,8 @@ def check_image(
     analysis_document = services.store.get_analysis(digest)
     if analysis_document is None:
         raise ResourceNotFoundError(f"image {digest} has no stored analysis; add it again")
-    facts = _facts(digest, AnalysisReport.model_validate(analysis_document), state)
+    report = AnalysisReport.model_validate(analysis_document)
+    facts = _facts(digest, report, state, _nvd_cvss(services, state.matches))
     document = evaluate_recorded(
         policy.bundle,
         facts,
@@ -340,15 +342,33 @@ def evaluation_history(
 def build_facts(services: Services, digest: str) -> ImageFacts:
     """Collect what the gates read about one analyzed image."""
     _, report = get_analysis(services, digest)
-    return _facts(digest, report, _vulnerability_state(services, digest))
+    state = _vulnerability_state(services, digest)
+    return _facts(digest, report, state, _nvd_cvss(services, state.matches))
 
 
-def _facts(digest: str, report: AnalysisReport, state: _VulnerabilityState) -> ImageFacts:
+def _nvd_cvss(services: Services, matches: list[VulnMatch]) -> dict[str, list[CvssScore]]:
+    """Look up the stored NVD scores of every CVE id of the matches, ids and aliases, at once.
+
+    The check key needs no digest of the NVD scores: NVD records are the feed group `nvd`, and
+    every sync that swaps a group in sets its last sync, which is part of the key.
+    """
+    return nvd_scores(matches_cve_ids(matches), services.store.find_vuln_records)
+
+
+def _facts(
+    digest: str,
+    report: AnalysisReport,
+    state: _VulnerabilityState,
+    nvd_cvss: dict[str, list[CvssScore]],
+) -> ImageFacts:
+    # Severity comes from NVD at read time for a match whose record has none, as in the API
+    # rows, so the gates and the vulnerability listing agree; replay reads the recorded matches.
     return ImageFacts(
         image_digest=digest,
         image_id=report.image_id,
         analysis=report,
-        vulnerabilities=state.matches,
+        vulnerabilities=with_nvd_severity(state.matches, nvd_cvss),
+        nvd_cvss=nvd_cvss,
         vuln_namespace=vuln_namespace(report.distro),
         feed_last_sync={g.group: g.last_sync for g in state.groups},
         feed_record_counts={g.group: g.record_count for g in state.groups},

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.vulns.cvss import parse_cvss_vector, severity_from_cvss
-from chalicelib.vulns.interface import CvssScore, FeedError, VulnRecord
+from chalicelib.vulns.interface import CvssScore, FeedError, Severity, VulnMatch, VulnRecord
 from chalicelib.vulns.matcher import RecordLookup
 
 logger = logging.getLogger(__name__)
@@ -144,3 +144,67 @@ def nvd_scores(cve_ids: Iterable[str], lookup: RecordLookup) -> dict[str, list[C
     if not requested:
         return {}
     return {record.id: record.cvss for record in lookup(NVD_NAMESPACE, requested)}
+
+
+def cve_ids(vuln_id: str, aliases: Iterable[str]) -> list[str]:
+    """Return the CVE ids among a vulnerability id and its aliases, in order, without repeats."""
+    return list(dict.fromkeys(i for i in (vuln_id, *aliases) if i.startswith("CVE-")))
+
+
+def matches_cve_ids(matches: Iterable[VulnMatch]) -> set[str]:
+    """Return the CVE ids of every match and its aliases, for one batched `nvd_scores` call."""
+    return {cve for match in matches for cve in cve_ids(match.vuln_id, match.aliases)}
+
+
+def nvd_severity(scores: list[CvssScore]) -> Severity:
+    """Return the severity band of NVD scores: CVSS 3.x first, then 4.0, then 2.0.
+
+    CVSS 2.0 scores use NVD's 2.0 bands, which have no Critical: 0.0-3.9 Low, 4.0-6.9 Medium
+    and 7.0-10.0 High.
+    """
+    severity = severity_from_cvss(scores)
+    if severity is not Severity.UNKNOWN:
+        return severity
+    for score in scores:
+        if score.version.startswith("2") and score.base_score is not None:
+            if score.base_score >= 7.0:
+                return Severity.HIGH
+            return Severity.MEDIUM if score.base_score >= 4.0 else Severity.LOW
+    return Severity.UNKNOWN
+
+
+def fallback_severity(
+    severity: Severity, ids: Iterable[str], nvd: dict[str, list[CvssScore]]
+) -> Severity:
+    """Return `severity`, or when it is Unknown, the NVD severity of the first CVE id in `ids`
+    that has NVD scores.
+
+    A vendor's severity and one derived from the record's own CVSS always win: NVD only fills
+    records that carry neither, such as most PyPA advisories.
+
+    This runs when matches are read (API rows, policy facts), not when they are stored. After a
+    sync, images are matched again only when records of their packages changed, so a severity
+    taken from NVD at match time would stay stale when only NVD data changed.
+    """
+    if severity is not Severity.UNKNOWN:
+        return severity
+    for cve_id in ids:
+        found = nvd_severity(nvd.get(cve_id, []))
+        if found is not Severity.UNKNOWN:
+            return found
+    return severity
+
+
+def with_nvd_severity(
+    matches: list[VulnMatch], nvd: dict[str, list[CvssScore]]
+) -> list[VulnMatch]:
+    """Return the matches with `fallback_severity` applied; changed matches are copies."""
+    result = []
+    for match in matches:
+        severity = fallback_severity(
+            match.severity, cve_ids(match.vuln_id, match.aliases), nvd
+        )
+        result.append(
+            match if severity is match.severity else match.model_copy(update={"severity": severity})
+        )
+    return result

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.vulns.interface import FeedError, Severity, VulnRecord
-from chalicelib.vulns.nvd import NVD_NAMESPACE, nvd_scores, parse_nvd, parse_nvd_page
+from chalicelib.vulns.interface import CvssScore, FeedError, Severity, VulnMatch, VulnRecord
+from chalicelib.vulns.nvd import (
+    NVD_NAMESPACE,
+    nvd_scores,
+    nvd_severity,
+    parse_nvd,
+    parse_nvd_page,
+    with_nvd_severity,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +94,51 @@ def test_nvd_scores_by_cve_id(nvd_dir: Path) -> None:
     assert scores["CVE-2022-1576"][0].base_score == 6.5
     assert calls == [("nvd", ["CVE-1999-0001", "CVE-2022-1576"])]
     assert nvd_scores(["GHSA-xxxx-yyyy-zzzz"], lookup) == {}
+
+
+def test_nvd_severity_v3_before_v2() -> None:
+    scores = [
+        CvssScore(version="2.0", base_score=9.3),
+        CvssScore(version="3.1", base_score=5.0),
+    ]
+
+    assert nvd_severity(scores) is Severity.MEDIUM
+
+
+@pytest.mark.parametrize(
+    ("base_score", "expected"),
+    [(10.0, Severity.HIGH), (7.0, Severity.HIGH), (6.9, Severity.MEDIUM), (3.9, Severity.LOW)],
+)
+def test_nvd_severity_v2_bands(base_score: float, expected: Severity) -> None:
+    assert nvd_severity([CvssScore(version="2.0", base_score=base_score)]) is expected
+
+
+def test_nvd_severity_without_scores_is_unknown() -> None:
+    assert nvd_severity([CvssScore(version="3.1", vector="CVSS:3.1/AV:N")]) is Severity.UNKNOWN
+
+
+def unknown_match(vuln_id: str, aliases: list[str], severity: Severity) -> VulnMatch:
+    return VulnMatch(
+        vuln_id=vuln_id,
+        severity=severity,
+        package_name="requests",
+        package_version="2.19.0",
+        package_type="python",
+        package_path="/usr/lib/python3/dist-packages",
+        namespace="pypi",
+        aliases=aliases,
+    )
+
+
+def test_with_nvd_severity_fills_only_unknown() -> None:
+    nvd = {"CVE-2018-18074": [CvssScore(version="3.1", base_score=9.8)]}
+    unknown = unknown_match("PYSEC-2018-28", ["CVE-2018-18074"], Severity.UNKNOWN)
+    vendor = unknown_match("GHSA-x", ["CVE-2018-18074"], Severity.LOW)
+    missing = unknown_match("PYSEC-2000-1", ["CVE-2000-0001"], Severity.UNKNOWN)
+
+    filled, kept, still_unknown = with_nvd_severity([unknown, vendor, missing], nvd)
+
+    assert filled.severity is Severity.CRITICAL
+    assert unknown.severity is Severity.UNKNOWN
+    assert kept is vendor
+    assert still_unknown.severity is Severity.UNKNOWN
