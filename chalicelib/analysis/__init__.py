@@ -32,6 +32,7 @@ from chalicelib.analysis.catalog import (
     run_catalogers,
 )
 from chalicelib.analysis.content_search import SearchScanner
+from chalicelib.analysis.cpe import assign_cpes
 from chalicelib.analysis.distro import (
     DISTRO_PATHS,
     OS_RELEASE_PATHS,
@@ -265,6 +266,8 @@ def analyze_image(
             key=lambda package: (package.type.value, package.name, package.location),
         )
         problems.extend(hinted.unknowns)
+    # CPEs are generated once the package list is final, so hinted packages get them too.
+    assign_cpes(cataloged.packages)
     secrets, content_matches = scanner.split(
         view.secret_matches(), lambda path: _file_size(view, path)
     )

@@ -2,8 +2,8 @@
 
 Names and versions follow Syft 1.18: the archive's own package comes from a `pom.properties`
 whose artifactId matches the file name, else from `MANIFEST.MF` (down to the OSGi
-`Bundle-Version`) and the file name; every other
-`META-INF/maven/**/pom.properties` is a package of its own. Archives are read from memory with
+`Bundle-Version`) and the file name; every other `META-INF/maven/**/pom.properties` is a
+package of its own. Archives are read from memory with
 `zipfile`; a nested archive gets the location `outer.war:WEB-INF/lib/inner.jar`.
 """
 
@@ -17,6 +17,7 @@ import posixpath
 import re
 import zipfile
 import zlib
+from collections.abc import Mapping
 
 from packageurl import PackageURL
 
@@ -217,6 +218,20 @@ _PRIMARY_GROUP_FIELDS = (
     "Package",
 )
 _SECONDARY_GROUP_FIELDS = ("Automatic-Module-Name", "Main-Class")
+
+
+def manifest_group_ids(main: Mapping[str, str]) -> list[str]:
+    """Return the values of a manifest main section that read as Maven group ids, in field order.
+
+    The secondary fields are read only when no primary field has a group id. CPE generation
+    takes vendor and product candidates from all of them, where the purl takes the first.
+    """
+    for fields in (_PRIMARY_GROUP_FIELDS, _SECONDARY_GROUP_FIELDS):
+        values = [str(main.get(field, "")).split(";")[0].strip() for field in fields]
+        found = [value for value in values if value.startswith(_GROUP_PREFIXES)]
+        if found:
+            return found
+    return []
 
 
 def _group_from_manifest(manifest: JavaManifest | None) -> str:

@@ -262,6 +262,10 @@ def test_gemspec_in_image_content_rows(shared_dir: Path) -> None:
         "origin": "Hiroshi SHIBATA,Eric Hodel,Jim Weirich",
         "license": "MIT",
         "licenses": ["MIT"],
-        "cpes": [],
+        "cpes": [
+            "cpe:2.3:a:ruby-lang:rake:13.0.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:rake:rake:13.0.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:ruby:rake:13.0.3:*:*:*:*:*:*:*",
+        ],
         "purl": "pkg:gem/rake@13.0.3",
     }
