@@ -32,6 +32,35 @@ def test_normalize_license_spdx_spellings(value: str, expression: str) -> None:
     assert normalized.value == value
 
 
+@pytest.mark.parametrize(
+    ("value", "expression"),
+    [
+        # The Bundle-License of Guice 4.2.3 and Guava 31.1 as Debian ships them.
+        ("http://www.apache.org/licenses/LICENSE-2.0.txt", "Apache-2.0"),
+        ("https://www.apache.org/licenses/LICENSE-2.0", "Apache-2.0"),
+        ("http://www.opensource.org/licenses/mit-license.php", "MIT"),
+        ("https://opensource.org/licenses/BSD-3-Clause", "BSD-3-Clause"),
+        ("https://spdx.org/licenses/Apache-2.0.html", "Apache-2.0"),
+        ("http://www.eclipse.org/legal/epl-v10.html", "EPL-1.0"),
+        ("https://www.mozilla.org/MPL/2.0/", "MPL-2.0"),
+    ],
+)
+def test_normalize_license_url(value: str, expression: str) -> None:
+    assert normalize_license(value).expression == expression
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://www.gnu.org/licenses/gpl-3.0.html",
+        "http://www.opensource.org/licenses/bsd-license.php",
+        "https://example.com/licenses/LICENSE-2.0",
+    ],
+)
+def test_normalize_license_ambiguous_url_kept(value: str) -> None:
+    assert normalize_license(value).expression is None
+
+
 @pytest.mark.parametrize("value", ["public-domain", "Apache 2.0", "GPLv2", "(GPL-2+ or MIT)", ""])
 def test_normalize_license_keeps_other_values(value: str) -> None:
     normalized = normalize_license(value)

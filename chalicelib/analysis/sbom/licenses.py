@@ -43,8 +43,9 @@ def normalize_license(value: str) -> License:
     """Normalize one license value to an SPDX expression, or keep it as a plain name.
 
     Accepts SPDX expressions with current or deprecated ids (`GPL-2.0+` becomes
-    `GPL-2.0-or-later`), Debian short names with a bare major version (`GPL-2+`) and Debian's
-    `Expat`. Any other value keeps `expression` None.
+    `GPL-2.0-or-later`), Debian short names with a bare major version (`GPL-2+`), Debian's
+    `Expat` and the URLs of some license texts (`http://www.apache.org/licenses/LICENSE-2.0`).
+    Any other value keeps `expression` None.
     """
     text = value.strip()
     candidates = [text]
@@ -54,11 +55,49 @@ def normalize_license(value: str) -> License:
     short = _SHORT_VERSION.fullmatch(text)
     if short:
         candidates.append(f"{short['name']}-{short['major']}.0{short['plus']}")
+    candidates += _ids_from_url(text)
     for candidate in candidates:
         expression = _parse(candidate)
         if expression is not None:
             return License(value=value, expression=expression)
     return License(value=value, expression=None)
+
+
+_LICENSE_URL = re.compile(
+    r"https?://(?:www\.)?(?P<site>[a-z.]+)/(?P<path>[\w./-]+?)/?(?:\.(?:txt|html?|php))?",
+    re.IGNORECASE,
+)
+"""A license URL, as Java manifests give it in `Bundle-License`: site and path."""
+
+_URL_IDS = {
+    ("apache.org", "licenses/license-2.0"): "Apache-2.0",
+    ("apache.org", "licenses/license-1.1"): "Apache-1.1",
+    ("eclipse.org", "legal/epl-v10"): "EPL-1.0",
+    ("eclipse.org", "legal/epl-2.0"): "EPL-2.0",
+    ("mozilla.org", "mpl/2.0"): "MPL-2.0",
+}
+"""License texts published at a URL of their own, by site and lower-case path."""
+
+
+def _ids_from_url(text: str) -> list[str]:
+    """Return the SPDX id that a license URL names, as a one-item list, or an empty list.
+
+    Besides `_URL_IDS`, `opensource.org/licenses/ID` and `spdx.org/licenses/ID` end in the id
+    itself (`opensource.org/licenses/mit-license.php` is MIT).
+    """
+    # NOTE: GNU license URLs (`gnu.org/licenses/gpl-2.0.html`) are left as names, because one
+    # page serves both the `-only` and the `-or-later` id.
+    match = _LICENSE_URL.fullmatch(text)
+    if match is None:
+        return []
+    site = match["site"].lower()
+    path = match["path"].lower()
+    if (site, path) in _URL_IDS:
+        return [_URL_IDS[(site, path)]]
+    directory, _, name = path.rpartition("/")
+    if site in ("opensource.org", "spdx.org") and directory == "licenses":
+        return [name.removesuffix("-license")]
+    return []
 
 
 def _parse(text: str) -> str | None:
