@@ -22,7 +22,12 @@ from chalicelib.vulns.interface import (
     VulnMatch,
     VulnRecord,
 )
-from chalicelib.vulns.namespaces import normalize_package_name, version_scheme_name, vuln_namespace
+from chalicelib.vulns.namespaces import (
+    fallback_namespaces,
+    normalize_package_name,
+    version_scheme_name,
+    vuln_namespace,
+)
 from chalicelib.vulns.versions import get_scheme, parse_range
 from chalicelib.vulns.versions.npm import compare as npm_compare
 from chalicelib.vulns.versions.npm import parse_version as parse_npm_version
@@ -36,6 +41,13 @@ RecordLookup = Callable[[str, list[str]], list[VulnRecord]]
 
 DISTRO_PACKAGE_TYPES = (PackageType.DPKG, PackageType.APK, PackageType.RPM)
 """OS package types matched against distro records."""
+
+DISTRO_PACKAGE_SCHEMES: dict[PackageType, str] = {
+    PackageType.DPKG: "deb",
+    PackageType.APK: "apk",
+    PackageType.RPM: "rpm",
+}
+"""The version scheme of the distro namespaces that each OS package type is looked up in."""
 
 ECOSYSTEM_NAMESPACES: dict[PackageType, str] = {
     PackageType.PYTHON: "pypi",
@@ -63,10 +75,11 @@ def package_namespaces(package: Package, distro_namespace: str | None) -> list[t
     """Return the (namespace, package name) pairs under which records for `package` are stored.
 
     OS packages use the distro namespace and their source package (dpkg `Source:`, apk origin,
-    the name in an rpm's `SOURCERPM`), or their own name when they have none. An rpm package is
-    looked up only in a namespace with RPM versions, and dpkg and apk packages only outside
-    them. Language packages use their ecosystem's namespace (`ECOSYSTEM_NAMESPACES`) and their
-    name as `normalize_package_name` stores it. Java packages are looked up as
+    the name in an rpm's `SOURCERPM`), or their own name when they have none. Each OS package
+    type is looked up only in namespaces of its version scheme (`DISTRO_PACKAGE_SCHEMES`), first
+    in the distro namespace and then in its `fallback_namespaces`. Language packages use their
+    ecosystem's namespace (`ECOSYSTEM_NAMESPACES`) and their name as `normalize_package_name`
+    stores it. Java packages are looked up as
     `groupId:artifactId` and only when their `pom.properties` states the groupId. A Go main
     module at `(devel)` has no lookup. Binary packages, other types, and OS packages of an image
     without a known distro namespace, return an empty list.
@@ -74,10 +87,11 @@ def package_namespaces(package: Package, distro_namespace: str | None) -> list[t
     if package.type in DISTRO_PACKAGE_TYPES:
         if distro_namespace is None:
             return []
-        is_rpm_namespace = version_scheme_name(distro_namespace) == "rpm"
-        if is_rpm_namespace != (package.type is PackageType.RPM):
+        if version_scheme_name(distro_namespace) != DISTRO_PACKAGE_SCHEMES[package.type]:
             return []
-        return [(distro_namespace, package.source_name or package.name)]
+        name = package.source_name or package.name
+        namespaces = [distro_namespace, *fallback_namespaces(distro_namespace)]
+        return [(namespace, name) for namespace in namespaces]
 
     # NOTE: binary packages, the runtimes that a classifier finds by file content (a python or
     # node executable), are left unmatched. No stored feed has a namespace for them, and
@@ -131,17 +145,40 @@ def match_packages(
     matches: list[VulnMatch] = []
     for package, pairs in targets:
         found: list[tuple[VulnRecord, list[str]]] = []
-        for key in pairs:
-            for record in records_by_key.get(key, []):
-                fixed_in = affected_fixes(record, _compared_version(package))
-                if fixed_in is not None:
-                    found.append((record, fixed_in))
+        for record in _applicable_records(pairs, records_by_key):
+            fixed_in = affected_fixes(record, _compared_version(package))
+            if fixed_in is not None:
+                found.append((record, fixed_in))
         matches.extend(_to_match(package, record, fixed) for record, fixed in _deduplicate(found))
 
     matches.sort(
         key=lambda m: (-m.severity.rank, m.vuln_id, m.package_name, m.package_path)
     )
     return matches
+
+
+def _applicable_records(
+    pairs: list[tuple[str, str]], records_by_key: dict[tuple[str, str], list[VulnRecord]]
+) -> list[VulnRecord]:
+    """Return the records of `pairs` in order, without the fallback records already named.
+
+    A record of a later (fallback) namespace is dropped when it shares an id or alias with a
+    record of an earlier namespace, whether or not that record affects the installed version,
+    because the distro's own record of a vulnerability, with its own fix, replaces RHEL's.
+    """
+    records: list[VulnRecord] = []
+    named: set[str] = set()
+    for key in pairs:
+        kept = []
+        for record in records_by_key.get(key, []):
+            identifiers = {record.id, *record.aliases}
+            if identifiers & named:
+                logger.debug("dropped %s of %s for %s: named earlier", record.id, *key)
+                continue
+            kept.append(record)
+        records.extend(kept)
+        named.update(identifier for record in kept for identifier in (record.id, *record.aliases))
+    return records
 
 
 def affected_fixes(record: VulnRecord, version: str) -> list[str] | None:

@@ -19,7 +19,11 @@ from chalicelib.vulns.interface import (
     Severity,
     VulnRecord,
 )
-from chalicelib.vulns.namespaces import normalize_package_name, osv_namespace
+from chalicelib.vulns.namespaces import (
+    UNSUPPORTED_OSV_ECOSYSTEMS,
+    normalize_package_name,
+    osv_namespace,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,13 @@ VENDOR_SEVERITIES: dict[str, Severity] = {
 }
 """Severity labels of GitHub (`database_specific.severity`) and Ubuntu (`severity[].type`
 `Ubuntu`), in lower case."""
+
+LINKED_ID_FAMILIES = frozenset({"rhel", "rocky", "almalinux"})
+"""Namespace families whose records also take the `upstream` and `related` ids as aliases.
+
+Rocky Linux and AlmaLinux advisories name the CVEs and the RHSA they rebuild in `upstream` or
+`related`, not in `aliases`, and the matcher needs those ids to tell which RHEL records a
+Rocky or Alma record replaces (see `matcher._applicable_records`)."""
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
@@ -65,6 +76,8 @@ def parse_osv(data: dict[str, Any]) -> list[VulnRecord]:
 
 def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
     aliases = _unique(str(alias) for alias in data.get("aliases") or [] if alias != vuln_id)
+    linked_ids = [*(data.get("upstream") or []), *(data.get("related") or [])]
+    linked_aliases = _unique(str(i) for i in [*aliases, *linked_ids] if i != vuln_id)
     record_cvss = _cvss_scores(data.get("severity") or [])
     record_vendor_severity = _vendor_severity(data)
     summary = _text(data.get("summary")) or _text(data.get("details"))
@@ -76,9 +89,12 @@ def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
         package = affected.get("package")
         if not package or not package.get("name") or not package.get("ecosystem"):
             continue
-        namespace = osv_namespace(str(package["ecosystem"]))
+        ecosystem = str(package["ecosystem"])
+        namespace = osv_namespace(ecosystem)
         if namespace is None:
-            logger.debug("skipped %s: unsupported ecosystem %r", vuln_id, package["ecosystem"])
+            family = ecosystem.partition(":")[0].lower()
+            reason = UNSUPPORTED_OSV_ECOSYSTEMS.get(family, "release or product not supported")
+            logger.debug("skipped %s: ecosystem %r is unsupported: %s", vuln_id, ecosystem, reason)
             continue
         name = normalize_package_name(namespace, str(package["name"]))
         ranges = _ranges(affected.get("ranges") or [])
@@ -94,6 +110,7 @@ def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
             continue
 
         scores = _cvss_scores(affected.get("severity") or []) + record_cvss
+        links_ids = namespace.partition(":")[0] in LINKED_ID_FAMILIES
         severity = record_vendor_severity
         if severity is Severity.UNKNOWN:
             severity = severity_from_cvss(scores)
@@ -101,7 +118,7 @@ def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
             id=vuln_id,
             namespace=namespace,
             package=name,
-            aliases=aliases,
+            aliases=linked_aliases if links_ids else aliases,
             summary=summary,
             severity=severity,
             severity_from_vendor=record_vendor_severity is not Severity.UNKNOWN,

@@ -296,7 +296,7 @@ def test_osv_unsupported_ecosystem_skipped() -> None:
         "id": "TEST-0002",
         "affected": [
             {
-                "package": {"ecosystem": "Wolfi", "name": "glibc"},
+                "package": {"ecosystem": "Bitnami", "name": "redis"},
                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
             }
         ],
