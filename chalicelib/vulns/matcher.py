@@ -163,21 +163,23 @@ def _applicable_records(
     """Return the records of `pairs` in order, without the fallback records already named.
 
     A record of a later (fallback) namespace is dropped when it shares an id or alias with a
-    record of an earlier namespace, whether or not that record affects the installed version,
-    because the distro's own record of a vulnerability, with its own fix, replaces RHEL's.
+    record of an earlier namespace. This holds whether or not the earlier record affects the
+    installed version, because the distro's own record of a vulnerability replaces RHEL's.
     """
     records: list[VulnRecord] = []
     named: set[str] = set()
     for key in pairs:
-        kept = []
+        namespace_records = []
         for record in records_by_key.get(key, []):
-            identifiers = {record.id, *record.aliases}
-            if identifiers & named:
-                logger.debug("dropped %s of %s for %s: named earlier", record.id, *key)
+            if named.intersection((record.id, *record.aliases)):
+                logger.debug(
+                    "dropped %s of %s for %s: an earlier namespace names it", record.id, *key
+                )
                 continue
-            kept.append(record)
-        records.extend(kept)
-        named.update(identifier for record in kept for identifier in (record.id, *record.aliases))
+            namespace_records.append(record)
+        records.extend(namespace_records)
+        for record in namespace_records:
+            named.update((record.id, *record.aliases))
     return records
 
 
