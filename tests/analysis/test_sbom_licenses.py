@@ -50,6 +50,26 @@ def test_normalize_license_url(value: str, expression: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "expression"),
+    [
+        ("MIT License", "MIT"),
+        ("GNU General Public License v2 or later (GPLv2+)", "GPL-2.0-or-later"),
+        ("GNU Lesser General Public License v3 (LGPLv3)", "LGPL-3.0-only"),
+        ("Mozilla Public License 2.0 (MPL 2.0)", "MPL-2.0"),
+        ("Python Software Foundation License", "PSF-2.0"),
+        ("CC0 1.0 Universal (CC0 1.0) Public Domain Dedication", "CC0-1.0"),
+    ],
+)
+def test_normalize_license_python_classifier(value: str, expression: str) -> None:
+    assert normalize_license(value).expression == expression
+
+
+@pytest.mark.parametrize("value", ["BSD License", "Apache Software License", "Zope Public License"])
+def test_normalize_license_ambiguous_classifier_kept(value: str) -> None:
+    assert normalize_license(value).expression is None
+
+
+@pytest.mark.parametrize(
     "value",
     [
         "https://www.gnu.org/licenses/gpl-3.0.html",

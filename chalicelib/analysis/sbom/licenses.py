@@ -17,6 +17,36 @@ from license_expression import ExpressionError, Licensing, get_spdx_licensing
 DEBIAN_ALIASES = {"expat": "MIT"}
 """Debian short names whose SPDX id differs in more than the version spelling."""
 
+_CLASSIFIER_IDS = {
+    "mit license": "MIT",
+    "mit no attribution license (mit-0)": "MIT-0",
+    "isc license (iscl)": "ISC",
+    "python software foundation license": "PSF-2.0",
+    "mozilla public license 1.1 (mpl 1.1)": "MPL-1.1",
+    "mozilla public license 2.0 (mpl 2.0)": "MPL-2.0",
+    "gnu general public license v2 (gplv2)": "GPL-2.0-only",
+    "gnu general public license v2 or later (gplv2+)": "GPL-2.0-or-later",
+    "gnu general public license v3 (gplv3)": "GPL-3.0-only",
+    "gnu general public license v3 or later (gplv3+)": "GPL-3.0-or-later",
+    "gnu lesser general public license v2 (lgplv2)": "LGPL-2.0-only",
+    "gnu lesser general public license v2 or later (lgplv2+)": "LGPL-2.0-or-later",
+    "gnu lesser general public license v3 (lgplv3)": "LGPL-3.0-only",
+    "gnu lesser general public license v3 or later (lgplv3+)": "LGPL-3.0-or-later",
+    "gnu affero general public license v3": "AGPL-3.0-only",
+    "gnu affero general public license v3 or later (agplv3+)": "AGPL-3.0-or-later",
+    "eclipse public license 1.0 (epl-1.0)": "EPL-1.0",
+    "eclipse public license 2.0 (epl-2.0)": "EPL-2.0",
+    "european union public licence 1.2 (eupl 1.2)": "EUPL-1.2",
+    "boost software license 1.0 (bsl-1.0)": "BSL-1.0",
+    "the unlicense (unlicense)": "Unlicense",
+    "cc0 1.0 universal (cc0 1.0) public domain dedication": "CC0-1.0",
+    "universal permissive license (upl)": "UPL-1.0",
+    "zlib/libpng license": "Zlib",
+}
+"""Python license classifier names, by lower case, which the Python cataloger keeps as license
+names (`MIT License` of `License :: OSI Approved :: MIT License`). Only names of exactly one
+SPDX license are listed, so `BSD License` and `Apache Software License` are not."""
+
 _SHORT_VERSION = re.compile(r"(?P<name>[A-Za-z][A-Za-z-]*)-(?P<major>\d+)(?P<plus>\+?)")
 """A Debian short name with a bare major version, such as `GPL-2` or `LGPL-3+`."""
 
@@ -44,12 +74,13 @@ def normalize_license(value: str) -> License:
 
     Accepts SPDX expressions with current or deprecated ids (`GPL-2.0+` becomes
     `GPL-2.0-or-later`), Debian short names with a bare major version (`GPL-2+`), Debian's
-    `Expat` and the URLs of some license texts (`http://www.apache.org/licenses/LICENSE-2.0`).
+    `Expat`, the names of Python license classifiers (`MIT License`) and the URLs of some
+    license texts (`http://www.apache.org/licenses/LICENSE-2.0`).
     Any other value keeps `expression` None.
     """
     text = value.strip()
     candidates = [text]
-    alias = DEBIAN_ALIASES.get(text.lower())
+    alias = DEBIAN_ALIASES.get(text.lower()) or _CLASSIFIER_IDS.get(text.lower())
     if alias:
         candidates.insert(0, alias)
     short = _SHORT_VERSION.fullmatch(text)
