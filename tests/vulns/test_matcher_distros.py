@@ -1,7 +1,7 @@
 """Tests of matching OS packages of RPM and apk distros through their own namespaces.
 
 The RHEL records are real Red Hat CSAF advisories from the feed snapshots. No OSV record of
-Rocky Linux, AlmaLinux, Azure Linux, SUSE or Wolfi is in the snapshots, so those tests use
+Rocky Linux, AlmaLinux, Azure Linux, SUSE, Wolfi or Echo is in the snapshots, so those tests use
 hand-made records in the OSV format that those publishers use, each marked as such where it is
 built. OSV publishes no ecosystem for Oracle Linux or Amazon Linux, so their tests build the
 stored records directly.
@@ -290,7 +290,7 @@ def test_mariner_record_not_used_on_azure_linux_3() -> None:
 
 
 def test_sles_module_record_matches() -> None:
-    # Hand-made: SUSE lists most SLES packages under the module that ships them.
+    # Hand-made: SLES 15 packages ship in modules, and SUSE's records name the module product.
     document = osv_document(
         "SUSE-SU-2024:1234-1",
         "SUSE:Linux Enterprise Module for Basesystem 15 SP5",
@@ -328,6 +328,7 @@ def test_rolling_apk_distro_records(distro_id: str, ecosystem: str) -> None:
 
 
 def test_wolfi_record_not_used_on_chainguard() -> None:
+    # Hand-made: a Wolfi record against a Chainguard image, whose records are their own.
     records = parse_osv(osv_document("CGA-1", "Wolfi", "openssl", "3.3.2-r1"))
     store = RecordStore(records)
     package = apk_package("libcrypto3", "3.3.2-r0", "openssl")
@@ -361,3 +362,21 @@ def test_ubuntu_record_keeps_aliases_only(feeds_dir: Path) -> None:
 
     assert records
     assert all(record.aliases == [] for record in records)
+
+
+def test_echo_dpkg_record_matches() -> None:
+    # Hand-made: an Echo record for a Debian-based Echo image, with Echo's `+echo.N` builds.
+    records = parse_osv(osv_document("ECHO-1", "Echo", "openssl", "3.0.15-1~deb12u1+echo.2"))
+    store = RecordStore(records)
+    affected = Package(
+        name="libssl3",
+        version="3.0.15-1~deb12u1+echo.1",
+        type=PackageType.DPKG,
+        location="/var/lib/dpkg/status",
+        source_name="openssl",
+    )
+
+    matches = match_packages([affected], Distro(id="echo", version_id="1"), store.lookup)
+
+    assert fixes_by_id(matches) == {"ECHO-1": ["3.0.15-1~deb12u1+echo.2"]}
+    assert store.calls == [("echo", ["openssl"])]
