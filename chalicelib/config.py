@@ -36,11 +36,18 @@ ALPINE_SECDB = "https://secdb.alpinelinux.org"
 ALPINE_SECDB_RELEASES = ("v3.18", "v3.19", "v3.20", "v3.21", "v3.22", "edge")
 """Alpine releases whose secdb (`main.json`, `community.json`) the default sources read."""
 DEBIAN_TRACKER_JSON = "https://security-tracker.debian.org/tracker/data/json"
+NVD_API = "https://services.nvd.nist.gov/rest/json/cves/2.0"
+"""The NVD CVE API 2.0, read page by page into a local mirror and then updated incrementally."""
+REDHAT_VEX_POINTER = "https://security.access.redhat.com/data/csaf/v2/vex/archive_latest.txt"
+"""Red Hat's pointer to its newest dated archive (`.tar.zst`) of CSAF VEX files."""
+UBUNTU_CVE_TRACKER_TAR = (
+    "https://git.launchpad.net/ubuntu-cve-tracker/snapshot/ubuntu-cve-tracker-master.tar.gz"
+)
+"""A tar snapshot of the Ubuntu CVE tracker's git repository, made by cgit on request."""
+NODE_SECURITY_TAR = "https://github.com/nodejs/security-wg/archive/refs/heads/main.tar.gz"
+"""A tar snapshot of the Node.js security WG repository, whose `vuln/npm` advisories last
+changed in January 2023."""
 
-# NOTE: NVD API 2.0 pages, Red Hat CSAF and the Ubuntu and Node.js trackers have importers but
-# no default source. The NVD API returns at most 2,000 CVEs per request, and sources do not
-# page through it. Red Hat names its CSAF archives by date, so no fixed URL can be listed. The
-# Ubuntu and Node.js trackers are git repositories, and the OSV exports carry their records.
 DEFAULT_FEED_SOURCES = ",".join(
     [
         *(f"osv={OSV_BUCKET}/{ecosystem}/all.zip" for ecosystem in OSV_ECOSYSTEMS),
@@ -50,6 +57,10 @@ DEFAULT_FEED_SOURCES = ",".join(
             for repository in ("main", "community")
         ),
         f"debian-tracker={DEBIAN_TRACKER_JSON}",
+        f"nvd={NVD_API}",
+        f"redhat-csaf={REDHAT_VEX_POINTER}",
+        f"ubuntu-cve-tracker={UBUNTU_CVE_TRACKER_TAR}",
+        f"node-security={NODE_SECURITY_TAR}",
     ]
 )
 """The public locations of the feeds that have importers; a machine without internet access
@@ -71,6 +82,9 @@ class Settings:
     admin_password: str = "foobar"
     feed_sources: str = DEFAULT_FEED_SOURCES
     log_level: str = "INFO"
+    nvd_api_key: str = ""
+    """NVD API key sent as the `apiKey` header; empty means requests without a key, which NVD
+    limits to 10 in a rolling 60-second window."""
 
     @property
     def effective_database_url(self) -> str:
@@ -114,6 +128,7 @@ class Settings:
             admin_password=admin_password,
             feed_sources=env.get("FEED_SOURCES", DEFAULT_FEED_SOURCES),
             log_level=log_level,
+            nvd_api_key=env.get("NVD_API_KEY", ""),
         )
 
 

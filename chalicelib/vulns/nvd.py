@@ -9,11 +9,20 @@ ids in one query: `nvd_scores(cve_ids, lookup)`.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import logging
-from collections.abc import Iterable
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import requests
+
+from chalicelib.config import get_settings
 from chalicelib.vulns.cvss import parse_cvss_vector, severity_from_cvss
 from chalicelib.vulns.interface import CvssScore, FeedError, Severity, VulnMatch, VulnRecord
 from chalicelib.vulns.matcher import RecordLookup
@@ -208,3 +217,270 @@ def with_nvd_severity(
             match if severity is match.severity else match.model_copy(update={"severity": severity})
         )
     return result
+
+
+# The NVD CVE API 2.0: paging, incremental updates and the local mirror of its records.
+
+NVD_API_URL = "https://services.nvd.nist.gov/rest/json/cves/2.0"
+NVD_API_PAGE_SIZE = 2000
+"""`resultsPerPage` of each request, the API's maximum for the CVE endpoint."""
+NVD_API_MAX_WINDOW = datetime.timedelta(days=120)
+"""Longest `lastModStartDate`..`lastModEndDate` range the API accepts in one request."""
+NVD_API_INTERVAL_WITHOUT_KEY = 6.0
+"""Seconds between requests without an API key. https://nvd.nist.gov/developers/start-here
+allows 10 requests in a rolling 60-second window without a key, and 100 with one."""
+NVD_API_INTERVAL_WITH_KEY = 0.6
+"""Seconds between requests with an API key, within the same page's limit of 100 in 60 s."""
+NVD_API_RETRIES = 4
+"""Further attempts of a request that fails with a rate limit or server error status."""
+NVD_API_RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
+"""NVD returns 403 when a client exceeds the rate limit, and 503 under load."""
+NVD_API_TIMEOUT = (30.0, 180.0)
+"""Connect and read timeouts in seconds of one API request."""
+
+_NVD_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.000+00:00"
+"""Format of `lastModStartDate` and `lastModEndDate`: ISO 8601 with milliseconds and offset."""
+
+
+def is_nvd_api_url(url: str) -> bool:
+    """Return whether `url` is the CVE API 2.0 endpoint (a path ending in `/cves/2.0`), which
+    is read page by page, rather than a file of one saved page."""
+    path = urlsplit(url).path.rstrip("/")
+    return path.endswith("/cves/2.0")
+
+
+Sleep = Callable[[float], None]
+
+
+class NvdApiClient:
+    """A client of the NVD CVE API 2.0 that pages through every result of a query.
+
+    `url` is the endpoint. `api_key`, when set, is sent as the `apiKey` header and shortens the
+    pause between requests. `interval` overrides that pause in seconds, `page_size` the
+    `resultsPerPage`, and `sleep` the function that pauses.
+    """
+
+    def __init__(
+        self,
+        url: str = NVD_API_URL,
+        *,
+        api_key: str | None = None,
+        page_size: int = NVD_API_PAGE_SIZE,
+        interval: float | None = None,
+        sleep: Sleep = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.url = url
+        self.api_key = api_key or None
+        self.page_size = page_size
+        if interval is None:
+            interval = NVD_API_INTERVAL_WITH_KEY if self.api_key else NVD_API_INTERVAL_WITHOUT_KEY
+        self.interval = interval
+        self._sleep = sleep
+        self._session = session or requests.Session()
+        self._requested = False
+
+    def pages(self, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Yield every page of the query `params`, following `totalResults` with `startIndex`.
+
+        Raises `FeedError` when a request fails after its retries, a page is not an API 2.0
+        response, or a page before the end is empty.
+        """
+        start = 0
+        while True:
+            request = {"startIndex": str(start), "resultsPerPage": str(self.page_size)}
+            page = self._get({**(params or {}), **request})
+            items = page["vulnerabilities"]
+            total = page.get("totalResults")
+            if not isinstance(total, int):
+                raise FeedError(
+                    f"NVD API page at startIndex={start} of {self.url} has no integer "
+                    "`totalResults`; expected a CVE API 2.0 response"
+                )
+            yield page
+            start += len(items)
+            if start >= total:
+                return
+            if not items:
+                raise FeedError(
+                    f"NVD API page at startIndex={start} of {self.url} is empty although "
+                    f"totalResults is {total}; sync again later"
+                )
+
+    def _get(self, params: dict[str, str]) -> dict[str, Any]:
+        headers = {"apiKey": self.api_key} if self.api_key else {}
+        for attempt in range(NVD_API_RETRIES + 1):
+            if self._requested:
+                self._sleep(self.interval * (2**attempt))
+            self._requested = True
+            try:
+                response = self._session.get(
+                    self.url, params=params, headers=headers, timeout=NVD_API_TIMEOUT
+                )
+            except requests.RequestException as error:
+                problem = str(error)
+            else:
+                if response.status_code == 200:
+                    return self._decode(response, params)
+                problem = f"HTTP {response.status_code} {response.reason}"
+                if response.status_code not in NVD_API_RETRY_STATUSES:
+                    break
+            logger.warning(
+                "NVD API request failed, attempt %d of %d: url=%s startIndex=%s error=%s",
+                attempt + 1,
+                NVD_API_RETRIES + 1,
+                self.url,
+                params.get("startIndex"),
+                problem,
+            )
+        raise FeedError(
+            f"NVD API request to {self.url} at startIndex={params.get('startIndex')} failed: "
+            f"{problem}; check the URL and NVD_API_KEY, or sync again later"
+        )
+
+    def _decode(self, response: requests.Response, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            page = response.json()
+        except ValueError as error:
+            raise FeedError(
+                f"NVD API page at startIndex={params.get('startIndex')} of {self.url} is "
+                f"invalid JSON: {error}"
+            ) from error
+        if not isinstance(page, dict) or not isinstance(page.get("vulnerabilities"), list):
+            raise FeedError(
+                f"NVD API page at startIndex={params.get('startIndex')} of {self.url} has no "
+                "`vulnerabilities` list; expected a CVE API 2.0 response"
+            )
+        return page
+
+
+class NvdMirror:
+    """A local SQLite copy of the NVD records of one API endpoint, updated incrementally.
+
+    The first sync pages through every CVE. Later syncs ask only for CVEs modified since the
+    previous sync started, in windows of at most 120 days, and replace those rows. CVEs that
+    NVD rejected since are deleted. A sync writes in one transaction, so a failed one leaves
+    the previous copy and its start time as they were.
+    """
+
+    def __init__(self, path: Path, client: NvdApiClient) -> None:
+        self.path = path
+        self.client = client
+
+    def sync(self, now: datetime.datetime | None = None) -> int:
+        """Bring the copy up to date and return the number of CVE entries read from the API."""
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path)
+        try:
+            with connection:
+                connection.execute(
+                    "CREATE TABLE IF NOT EXISTS cves (id TEXT PRIMARY KEY, record TEXT NOT NULL)"
+                )
+                connection.execute(
+                    "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+                )
+                since = self._last_sync(connection)
+                if since is None:
+                    logger.info("NVD mirror full sync: url=%s path=%s", self.client.url, self.path)
+                    connection.execute("DELETE FROM cves")
+                    read = self._store_pages(connection, {})
+                else:
+                    read = 0
+                    for start, end in _windows(since, now):
+                        logger.info(
+                            "NVD mirror update: url=%s lastModStartDate=%s lastModEndDate=%s",
+                            self.client.url,
+                            start.isoformat(),
+                            end.isoformat(),
+                        )
+                        params = {
+                            "lastModStartDate": start.strftime(_NVD_TIMESTAMP),
+                            "lastModEndDate": end.strftime(_NVD_TIMESTAMP),
+                        }
+                        read += self._store_pages(connection, params)
+                connection.executemany(
+                    "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                    [("url", self.client.url), ("last_sync", now.isoformat())],
+                )
+        finally:
+            connection.close()
+        return read
+
+    def records(self) -> Iterator[VulnRecord]:
+        """Yield the stored records, ordered by CVE id, reading one row at a time."""
+        connection = sqlite3.connect(self.path)
+        try:
+            for (text,) in connection.execute("SELECT record FROM cves ORDER BY id"):
+                yield VulnRecord.model_validate_json(text)
+        finally:
+            connection.close()
+
+    def _last_sync(self, connection: sqlite3.Connection) -> datetime.datetime | None:
+        state = dict(connection.execute("SELECT key, value FROM state").fetchall())
+        if state.get("url") != self.client.url or "last_sync" not in state:
+            return None
+        return datetime.datetime.fromisoformat(state["last_sync"])
+
+    def _store_pages(self, connection: sqlite3.Connection, params: dict[str, str]) -> int:
+        read = 0
+        for page in self.client.pages(params):
+            location = f"{self.client.url} startIndex={page.get('startIndex')}"
+            rejected = [
+                (item["cve"]["id"],)
+                for item in page["vulnerabilities"]
+                if isinstance(item, dict)
+                and isinstance(item.get("cve"), dict)
+                and str(item["cve"].get("vulnStatus", "")).lower() == "rejected"
+            ]
+            records = parse_nvd_page(page, location)
+            connection.executemany("DELETE FROM cves WHERE id = ?", rejected)
+            connection.executemany(
+                "INSERT OR REPLACE INTO cves (id, record) VALUES (?, ?)",
+                [(record.id, record.model_dump_json()) for record in records],
+            )
+            read += len(page["vulnerabilities"])
+        return read
+
+
+def _windows(
+    since: datetime.datetime, until: datetime.datetime
+) -> Iterator[tuple[datetime.datetime, datetime.datetime]]:
+    """Split `since`..`until` into consecutive ranges of at most `NVD_API_MAX_WINDOW`."""
+    start = since
+    while True:
+        end = min(start + NVD_API_MAX_WINDOW, until)
+        yield start, end
+        if end >= until:
+            return
+        start = end
+
+
+def iter_nvd_api_records(
+    url: str,
+    *,
+    mirror_dir: Path | None = None,
+    api_key: str | None = None,
+    client: NvdApiClient | None = None,
+) -> Iterator[VulnRecord]:
+    """Update the local mirror of the NVD API endpoint `url`, then yield all its records.
+
+    The mirror is a SQLite file in `mirror_dir` (default: `feeds/` under the `DATA_DIR`
+    setting) named after the URL. `api_key` defaults to the `NVD_API_KEY` setting. Raises
+    `FeedError` when the API cannot be read. Because this is a generator, the update runs at the
+    first `next()`.
+    """
+    if mirror_dir is None or api_key is None:
+        settings = get_settings()
+        mirror_dir = mirror_dir or settings.data_dir / "feeds"
+        api_key = settings.nvd_api_key if api_key is None else api_key
+    name = hashlib.sha256(url.encode()).hexdigest()[:16]
+    mirror = NvdMirror(
+        mirror_dir / f"nvd-{name}.sqlite", client or NvdApiClient(url, api_key=api_key)
+    )
+    try:
+        read = mirror.sync()
+    except sqlite3.Error as error:
+        raise FeedError(f"NVD mirror {mirror.path} could not be updated: {error}") from error
+    logger.info("NVD mirror synced: url=%s entries_read=%d path=%s", url, read, mirror.path)
+    yield from mirror.records()

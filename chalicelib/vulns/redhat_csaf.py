@@ -16,6 +16,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
 
 from chalicelib.vulns.cvss import parse_cvss_vector, severity_from_cvss
 from chalicelib.vulns.interface import (
@@ -48,6 +51,13 @@ hosts subscribed to that minor release, so they are skipped and a record's fix i
 stream's."""
 
 CVE_LINK = "https://access.redhat.com/security/cve/{id}"
+
+VEX_ARCHIVE_POINTER = "https://security.access.redhat.com/data/csaf/v2/vex/archive_latest.txt"
+"""Red Hat's file naming the newest dated archive of every VEX file, such as
+`csaf_vex_2024-12-01.tar.zst`, relative to the pointer's folder."""
+ARCHIVE_POINTER_NAME = "archive_latest.txt"
+POINTER_TIMEOUT = (30.0, 60.0)
+"""Connect and read timeouts in seconds for reading the archive pointer."""
 
 _RHEL_CPE = re.compile(r"^cpe:/[aoh]:redhat:(?:enterprise_linux|rhel_[a-z0-9_]+):(\d+)")
 # name-[epoch:]version-release.arch, where the name may contain dashes.
@@ -283,3 +293,39 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def is_archive_pointer(url: str) -> bool:
+    """Return whether `url` is an `archive_latest.txt` pointer, or a folder URL (ending in `/`)
+    that contains one, rather than the URL of an archive or document."""
+    path = urlsplit(url).path
+    return path.endswith("/") or path.rsplit("/", 1)[-1] == ARCHIVE_POINTER_NAME
+
+
+def resolve_archive_pointer(url: str) -> str:
+    """Return the URL of the archive that the `archive_latest.txt` at `url` names.
+
+    A folder URL reads the pointer inside it. The pointer's first line is a file name, or a
+    path, relative to the pointer. Raises `FeedError` when the pointer cannot be read or names
+    no `.tar` archive.
+    """
+    if urlsplit(url).path.endswith("/"):
+        url = urljoin(url, ARCHIVE_POINTER_NAME)
+    try:
+        response = requests.get(url, timeout=POINTER_TIMEOUT)
+        response.raise_for_status()
+    except requests.RequestException as error:
+        raise FeedError(
+            f"Red Hat archive pointer {url} could not be read ({error}); check the URL in "
+            "FEED_SOURCES and that this host can reach it"
+        ) from error
+    lines = response.text.strip().splitlines()
+    name = lines[0].strip() if lines else ""
+    if ".tar" not in name:
+        raise FeedError(
+            f"Red Hat archive pointer {url} names no tar archive: {name[:200]!r}; expected a "
+            "file name such as csaf_vex_2024-12-01.tar.zst"
+        )
+    archive = urljoin(url, name)
+    logger.info("Red Hat archive pointer %s names %s", url, archive)
+    return archive

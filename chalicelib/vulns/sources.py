@@ -32,9 +32,13 @@ from chalicelib.vulns.debian_tracker import parse_debian_tracker
 from chalicelib.vulns.interface import FeedError, VulnRecord
 from chalicelib.vulns.node_security import INDEX_FILE as NODE_SECURITY_INDEX
 from chalicelib.vulns.node_security import parse_node_security
-from chalicelib.vulns.nvd import parse_nvd
+from chalicelib.vulns.nvd import is_nvd_api_url, iter_nvd_api_records, parse_nvd
 from chalicelib.vulns.osv import parse_osv
-from chalicelib.vulns.redhat_csaf import parse_redhat_csaf
+from chalicelib.vulns.redhat_csaf import (
+    is_archive_pointer,
+    parse_redhat_csaf,
+    resolve_archive_pointer,
+)
 from chalicelib.vulns.ubuntu_tracker import parse_ubuntu_tracker
 
 logger = logging.getLogger(__name__)
@@ -61,6 +65,7 @@ DEBIAN_LIST_FOLDERS = ("DSA", "DLA", "DTSA")
 
 _UBUNTU_CVE_FILE = re.compile(r"^CVE-\d{4}-\d+$")
 _UBUNTU_SKIPPED_FOLDERS = frozenset({"ignored", "embargoed"})
+_NODE_ADVISORY_FILE = re.compile(r"^\d+\.json$")
 
 DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
 """File name suffixes read when a directory or archive is searched."""
@@ -168,9 +173,14 @@ def iter_records(source: FeedSource, stats: FeedReadStats | None = None) -> Iter
     """
     stats = stats if stats is not None else FeedReadStats()
     logger.info("reading feed source %s", source)
-    if source.is_url:
-        with _downloaded(source.location) as path:
-            name = urlsplit(source.location).path or source.location
+    if source.is_url and source.format == "nvd" and is_nvd_api_url(source.location):
+        yield from _nvd_api_records(source, stats)
+    elif source.is_url:
+        location = source.location
+        if source.format == "redhat-csaf" and is_archive_pointer(location):
+            location = resolve_archive_pointer(location)
+        with _downloaded(location) as path:
+            name = urlsplit(location).path or location
             yield from _iter_location(source, path, name, stats)
     else:
         path = Path(source.location).expanduser()
@@ -296,6 +306,8 @@ def _is_document(feed_format: str, path: PurePosixPath) -> bool:
         )
     if feed_format == "node-security" and path.name == NODE_SECURITY_INDEX:
         return False
+    if feed_format == "node-security" and not _is_npm_advisory(path):
+        return False
     if feed_format in _RAW_PARSERS:
         return path.suffix.lower() == ".json"
     if path.suffix.lower() not in DOCUMENT_SUFFIXES:
@@ -303,6 +315,17 @@ def _is_document(feed_format: str, path: PurePosixPath) -> bool:
     if feed_format == "alpine-secdb":
         return path.stem in ALPINE_SECDB_REPOSITORIES
     return True
+
+
+def _is_npm_advisory(path: PurePosixPath) -> bool:
+    """Return whether a path is a file of the Node.js security WG's npm advisories.
+
+    They are named `<number>.json`. The repository also keeps Node.js core and dependency
+    advisories, in another format, under `vuln/core` and `vuln/deps`, and other JSON files.
+    """
+    if not _NODE_ADVISORY_FILE.match(path.name):
+        return False
+    return "vuln" not in path.parts[:-1] or path.parts[-2] == "npm"
 
 
 def _parse_document(
@@ -375,6 +398,14 @@ def _records_of(feed_format: str, name: str, data: bytes) -> Iterable[VulnRecord
     if isinstance(document, list):
         return [record for item in document for record in parse_osv(item)]
     return parse_osv(document)
+
+
+def _nvd_api_records(source: FeedSource, stats: FeedReadStats) -> Iterator[VulnRecord]:
+    """Yield the records of the NVD API endpoint through its local mirror; see `nvd.py`."""
+    for record in iter_nvd_api_records(source.location):
+        stats.records += 1
+        yield record
+    stats.files_read += 1
 
 
 @contextlib.contextmanager
