@@ -9,19 +9,20 @@ product that NVD would use. The rules follow the candidate rules of Syft 1.18
 - Java: vendors and products from the Maven group id (`org.apache.commons` gives the vendor
   `apache`), the artifact id and the manifest's vendor fields. When `apache` is a candidate it
   is the only vendor, as in Syft.
-- Go modules: `github.com/OWNER/REPO` gives vendor `OWNER` and product `REPO`, `golang.org/x/...`
-  vendor `golang`, `google.golang.org/...` vendor `google`. Other paths give no CPE.
+- Go modules: `HOST/OWNER/REPO` gives vendor `OWNER` and product `REPO`, `golang.org/x/...`
+  vendor `golang`, `google.golang.org/...` vendor `google`. Paths on `gopkg.in` or with one
+  element after the host give no CPE.
 - Composer: `VENDOR/NAME` gives vendor `VENDOR` and product `NAME`. NuGet: `Vendor.Product`
   gives vendor `vendor` and product `vendor.product`.
-- dpkg, apk and rpm: the package name and its source package name, with the version number of
-  an apk stream (`python3`) dropped, Python and Ruby apk packages (`py3-NAME`) treated as
-  Python and Ruby packages, and the rpm `Vendor` tag.
-- Any type: the names in `_KNOWN_NAMES`, where NVD's vendor or product differs from the
-  package name (`curl` is `haxx:curl`, `django` is `djangoproject:django`).
+- dpkg and rpm: the source package name, the package name and the rpm `Vendor` tag. apk: the
+  name and the name without a release stream's version (`python` for `python3`), with Python
+  and Ruby packages (`py3-NAME`) treated as Python and Ruby packages.
+- Any type: the names in `_KNOWN_NAMES` and `_OS_VENDORS`, where NVD's vendor or product
+  differs from the package name (`django` is `djangoproject:django`, `curl` is `haxx:curl`).
 
 Syft also crosses every candidate with hyphen and underscore spellings and prefixes of them,
 which gives 30 CPEs for PyYAML. Here the count is bounded: at most `MAX_VENDORS` vendors and
-`MAX_PRODUCTS` products per package, the most specific first, so at most 6 CPEs. Syft's
+`MAX_PRODUCTS` products per package, in the order of the rules above, so at most 6 CPEs. Syft's
 lookup in its copy of the NVD CPE dictionary is not done, so where NVD's names are not derived
 from the package (`python:requests`) only `_KNOWN_NAMES` finds them.
 
@@ -56,7 +57,7 @@ _KNOWN_NAMES: dict[tuple[PackageType, str], tuple[tuple[str, ...], tuple[str, ..
     (PackageType.PYTHON, "flask"): (("palletsprojects",), ()),
     (PackageType.PYTHON, "werkzeug"): (("palletsprojects",), ()),
     (PackageType.PYTHON, "urllib3"): (("python",), ()),
-    (PackageType.NPM, "express"): (("expressjs",), ()),
+    (PackageType.NPM, "express"): (("openjsf", "expressjs"), ()),
     (PackageType.NPM, "handlebars"): (("handlebarsjs",), ()),
     (PackageType.NPM, "mustache"): ((), ("mustache.js",)),
     (PackageType.NPM, "hapi"): ((), ("hapi_server_framework",)),
@@ -122,10 +123,11 @@ def assign_cpes(packages: Iterable[Package]) -> None:
 
 
 def generate_cpes(package: Package) -> list[str]:
-    """Return CPE 2.3 formatted strings for `package`, most specific first.
+    """Return CPE 2.3 formatted strings for `package`, likeliest first.
 
     Returns an empty list when the package gives no usable vendor or product, as a Go module
-    on an unknown host does.
+    on `gopkg.in` does, or has a version that CPE 2.3 cannot carry (with whitespace or
+    non-ASCII characters). A missing version becomes ANY.
     """
     vendors, products = _candidates(package)
     vendors = _bounded(vendors, MAX_VENDORS)
@@ -382,8 +384,9 @@ def _apk(package: Package, name: str) -> tuple[list[str], list[str]]:
             bare = upstream[len(prefix) :]
             known = _KNOWN_NAMES.get((package_type, bare), ((), ()))
             return [*known[0], bare, f"{bare}_project"], [*known[1], bare]
+    names = [upstream, name] if upstream != name else [name]
     vendors = list(_OS_VENDORS.get(upstream, ()))
-    return [*vendors, upstream], [upstream]
+    return [*vendors, *names], names
 
 
 def _code_host_owner(url: str) -> list[str]:

@@ -89,9 +89,9 @@ CASES = [
     pytest.param(
         package(PackageType.NPM, "express", "4.21.2"),
         [
+            cpe("openjsf", "express", "4.21.2"),
             cpe("expressjs", "express", "4.21.2"),
             cpe("express", "express", "4.21.2"),
-            cpe("express_project", "express", "4.21.2"),
         ],
         id="npm-known-vendor",
     ),
@@ -216,12 +216,22 @@ CASES = [
     ),
     pytest.param(
         package(PackageType.APK, "python3", "3.12.8-r1", source_name="python3"),
-        [cpe("python", "python", "3.12.8-r1")],
+        [
+            cpe("python", "python", "3.12.8-r1"),
+            cpe("python", "python3", "3.12.8-r1"),
+            cpe("python3", "python", "3.12.8-r1"),
+            cpe("python3", "python3", "3.12.8-r1"),
+        ],
         id="apk-stream-version-dropped",
     ),
     pytest.param(
         package(PackageType.APK, "libcrypto3", "3.3.2-r4", source_name="openssl"),
-        [cpe("libcrypto", "libcrypto", "3.3.2-r4")],
+        [
+            cpe("libcrypto", "libcrypto", "3.3.2-r4"),
+            cpe("libcrypto", "libcrypto3", "3.3.2-r4"),
+            cpe("libcrypto3", "libcrypto", "3.3.2-r4"),
+            cpe("libcrypto3", "libcrypto3", "3.3.2-r4"),
+        ],
         id="apk-origin-not-used",
     ),
     pytest.param(
@@ -353,3 +363,7 @@ def test_cpe_assigned_in_analysis() -> None:
     found = {p.name: p.cpes for p in report.packages}
     assert found["Jinja2"][0] == cpe("palletsprojects", "jinja2", "3.1.4")
     assert found["guice"][0] == cpe("google", "guice", "4.2.3")
+
+
+def test_cpe_unbindable_version_gives_none() -> None:
+    assert generate_cpes(package(PackageType.NPM, "lodash", "4.17.21 beta")) == []
