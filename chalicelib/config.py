@@ -30,6 +30,17 @@ OSV_ECOSYSTEMS = (
     "Debian",
     "Ubuntu",
     "Alpine",
+    "Rocky Linux",
+    "AlmaLinux",
+    "SUSE",
+    "openSUSE",
+    "Azure Linux",
+    "Mageia",
+    "Wolfi",
+    "Chainguard",
+    "MinimOS",
+    "Alpaquita",
+    "Echo",
 )
 """Ecosystems whose OSV export (`<bucket>/<ecosystem>/all.zip`) the default sources read."""
 ALPINE_SECDB = "https://secdb.alpinelinux.org"
