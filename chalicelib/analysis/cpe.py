@@ -7,8 +7,8 @@ product that NVD would use. The rules follow the candidate rules of Syft 1.18
 - Python, npm, gems, Rust crates: the product is the name and the vendor the name, `NAME_project`
   or the project's scope, author or code host owner.
 - Java: vendors and products from the Maven group id (`org.apache.commons` gives the vendor
-  `apache`), the artifact id and the manifest's vendor fields. When `apache` is a candidate it
-  is the only vendor, as in Syft.
+  `apache`), the artifact id and the manifest's vendor fields. When `apache` is a candidate or
+  the first word of the name, it is the only vendor, as in Syft. The same holds for Python.
 - Go modules: `HOST/OWNER/REPO` gives vendor `OWNER` and product `REPO`, `golang.org/x/...`
   vendor `golang`, `google.golang.org/...` vendor `google`. Paths on `gopkg.in` or with one
   element after the host give no CPE.
@@ -98,6 +98,9 @@ _OS_VENDORS: dict[str, tuple[str, ...]] = {
 _RUBY_DEFAULT_GEMS = frozenset(
     ("cgi", "date", "net-imap", "openssl", "rake", "rdoc", "rexml", "uri", "webrick")
 )
+
+# Package types whose `apache` vendor candidates or `apache-` names make `apache` the only vendor.
+_APACHE_TYPES = frozenset((PackageType.JAVA, PackageType.PYTHON))
 
 # Java group ids start with a reversed domain name, and the first label is no vendor.
 _GROUP_PREFIXES = ("com.", "org.", "net.", "io.", "be.")
@@ -207,8 +210,10 @@ def _candidates(package: Package) -> tuple[list[str], list[str]]:
     }
     generator = generators.get(package.type, _by_name)
     vendors, products = generator(package, name)
-    if package.type is PackageType.JAVA and "apache" in (*known_vendors, *vendors):
-        # NVD files Apache projects under the vendor `apache`, whatever their group id.
+    # NVD files Apache projects under the vendor `apache`, whatever their group id. On Maven
+    # and PyPI, names such as `apache-jsp` and `apache-airflow` are Apache projects too.
+    apache_name = re.split(r"[-_]", name)[0] == "apache"
+    if package.type in _APACHE_TYPES and ("apache" in vendors or apache_name):
         return ["apache"], [*known_products, *products]
     return [*known_vendors, *vendors], [*known_products, *products]
 

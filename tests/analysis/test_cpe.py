@@ -153,6 +153,36 @@ CASES = [
         id="java-pom-group",
     ),
     pytest.param(
+        package(
+            PackageType.JAVA,
+            "apache-jsp",
+            "9.4.57.v20241219",
+            metadata={
+                "pom_properties": {"groupId": "org.eclipse.jetty", "artifactId": "apache-jsp"}
+            },
+        ),
+        [
+            cpe("apache", "apache-jsp", "9.4.57.v20241219"),
+            cpe("apache", "apache_jsp", "9.4.57.v20241219"),
+        ],
+        id="java-apache-name",
+    ),
+    pytest.param(
+        package(PackageType.PYTHON, "apache-airflow", "2.10.4"),
+        [cpe("apache", "apache-airflow", "2.10.4"), cpe("apache", "apache_airflow", "2.10.4")],
+        id="python-apache-name",
+    ),
+    pytest.param(
+        package(PackageType.NPM, "apache-crypt", "1.2.6"),
+        [
+            cpe("apache-crypt", "apache-crypt", "1.2.6"),
+            cpe("apache-crypt", "apache_crypt", "1.2.6"),
+            cpe("apache-crypt_project", "apache-crypt", "1.2.6"),
+            cpe("apache-crypt_project", "apache_crypt", "1.2.6"),
+        ],
+        id="npm-apache-name-not-apache",
+    ),
+    pytest.param(
         package(PackageType.GO, "github.com/sirupsen/logrus", "v1.9.3"),
         [cpe("sirupsen", "logrus", "v1.9.3")],
         id="go-github",
