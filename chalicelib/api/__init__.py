@@ -1,6 +1,6 @@
 """HTTP API blueprints speaking Anchore Engine's v1 API."""
 
-from chalicelib.api import evaluations, images, policies, query, sboms, system
+from chalicelib.api import evaluations, images, policies, query, registries, sboms, system
 
 BLUEPRINTS = (
     images.blueprint,
@@ -9,6 +9,7 @@ BLUEPRINTS = (
     evaluations.blueprint,
     query.blueprint,
     sboms.blueprint,
+    registries.blueprint,
 )
 
 __all__ = ["BLUEPRINTS"]

@@ -89,6 +89,7 @@ class RegistryAuth:
         credentials: Mapping[str, tuple[str, str]],
         timeout: float | tuple[float, float],
         check_realm: Callable[[str], None],
+        verify: bool = True,
     ) -> None:
         """Create the authenticator.
 
@@ -100,6 +101,7 @@ class RegistryAuth:
         self._credentials = dict(credentials)
         self._timeout = timeout
         self._check_realm = check_realm
+        self._verify = verify
         self._challenges: dict[str, Challenge] = {}
         self._tokens: dict[tuple[str, str], _Token] = {}
 
@@ -179,11 +181,11 @@ class RegistryAuth:
 
         realm = challenge.params["realm"]
         self._check_realm(realm)
-        scopes = [scope]
+        scopes = [scope] if scope else []
         challenge_scope = challenge.params.get("scope")
         if challenge_scope and challenge_scope != scope:
             scopes.append(challenge_scope)
-        params: dict[str, Any] = {"scope": scopes}
+        params: dict[str, Any] = {"scope": scopes} if scopes else {}
         if "service" in challenge.params:
             params["service"] = challenge.params["service"]
         credentials = self._credentials.get(registry)
@@ -196,6 +198,7 @@ class RegistryAuth:
                 headers={"Authorization": _basic_header(credentials)} if credentials else {},
                 timeout=self._timeout,
                 proxies=request_proxies(),
+                verify=self._verify,
             )
         except requests.RequestException as error:
             raise RegistryUnavailableError(

@@ -40,7 +40,13 @@ from chalicelib.registry.manifest import (
     walk_to_image,
 )
 from chalicelib.registry.platform import DEFAULT_PLATFORM, Platform
-from chalicelib.registry.reference import ImageReference, normalize_registry_host, parse_reference
+from chalicelib.registry.reference import (
+    DOCKER_HUB,
+    DOCKER_HUB_API_HOST,
+    ImageReference,
+    normalize_registry_host,
+    parse_reference,
+)
 from chalicelib.registry.transport import is_loopback, request_proxies
 
 logger = logging.getLogger(__name__)
@@ -107,6 +113,7 @@ class RegistryClient:
         retries: int = 2,
         session: requests.Session | None = None,
         user_agent: str = "plimsoll",
+        verify_tls: bool = True,
     ) -> None:
         """Create a client.
 
@@ -116,6 +123,7 @@ class RegistryClient:
         are not on a loopback address. `timeout` is the connect and read timeout in seconds of
         each request. `retries` is how many times a request is repeated after a connection error
         or an HTTP 502, 503 or 504 response. `session` replaces the client's own session.
+        `verify_tls=False` accepts any TLS certificate, for registries with self-signed ones.
         """
         self._session = session or requests.Session()
         retry = Retry(
@@ -133,12 +141,17 @@ class RegistryClient:
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = user_agent
         self._timeout = timeout
+        # Passed with each request: a session-level `verify=False` loses to REQUESTS_CA_BUNDLE,
+        # because requests merges the environment into the request settings first.
+        self._verify = verify_tls
         self._insecure = frozenset(normalize_registry_host(r) for r in insecure_registries)
         normalized_credentials = {
             normalize_registry_host(registry): pair
             for registry, pair in (credentials or {}).items()
         }
-        self._auth = RegistryAuth(self._session, normalized_credentials, timeout, self._check_realm)
+        self._auth = RegistryAuth(
+            self._session, normalized_credentials, timeout, self._check_realm, verify=verify_tls
+        )
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -324,10 +337,42 @@ class RegistryClient:
         stream: bool = False,
     ) -> requests.Response:
         """Send a GET for `/v2/<repository>/<path>`, authenticating after at most one challenge."""
-        registry = reference.registry
         scope = f"repository:{reference.repository}:pull"
-        subject = str(reference)
         url = self._api_url(reference, path)
+        return self._authorized_get(url, reference.registry, scope, str(reference), headers, stream)
+
+    def ping(self, registry: str) -> None:
+        """Check that `registry` accepts this client's credentials, with `GET /v2/`.
+
+        Raises `AuthenticationError` when the registry or its token service rejects them,
+        `RegistryUnavailableError` when it cannot be reached, and `RegistryError` when it
+        answers with another status.
+        """
+        registry = normalize_registry_host(registry)
+        api_host = DOCKER_HUB_API_HOST if registry == DOCKER_HUB else registry
+        scheme = "http" if self._allows_plain_http(registry) else "https"
+        subject = f"registry {registry}"
+        with self._authorized_get(f"{scheme}://{api_host}/v2/", registry, "", subject, {}) as response:
+            if response.status_code != 200:
+                raise RegistryError(
+                    f"registry {registry} returned HTTP {response.status_code} for GET /v2/; "
+                    "check that it is an OCI distribution (Docker v2) registry"
+                )
+
+    def _authorized_get(
+        self,
+        url: str,
+        registry: str,
+        scope: str,
+        subject: str,
+        headers: dict[str, str],
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send a GET for `url`, authenticating after at most one challenge.
+
+        An empty `scope` requests a token that grants no repository access, as `docker login`
+        does.
+        """
         for attempt in range(2):
             request_headers = dict(headers)
             request_headers.update(self._auth.headers(registry, scope, subject))
@@ -338,6 +383,7 @@ class RegistryClient:
                     timeout=self._timeout,
                     stream=stream,
                     proxies=request_proxies(),
+                    verify=self._verify,
                 )
             except requests.RequestException as error:
                 raise RegistryUnavailableError(

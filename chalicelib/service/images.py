@@ -22,6 +22,7 @@ from chalicelib.service.errors import (
     ResourceNotFoundError,
     UpstreamError,
 )
+from chalicelib.service.registries import registry_client
 from chalicelib.service.vulnerabilities import match_image
 from chalicelib.vulns.interface import VulnsError
 from chalicelib.store import ImageRecord, ImageSummary, NewImage, StoreError
@@ -70,7 +71,8 @@ def add_image(services: Services, request: AddImageRequest) -> ImageRecord:
     except InvalidReferenceError as exc:
         raise InvalidRequestError(str(exc)) from exc
     try:
-        resolved = services.registry.resolve(reference)
+        with registry_client(services, reference) as client:
+            resolved = client.resolve(reference)
     except ManifestNotFoundError as exc:
         raise ResourceNotFoundError(f"cannot add image {request.pullstring}: {exc}") from exc
     except RegistryError as exc:
@@ -116,10 +118,12 @@ def analyze(services: Services, image_digest: str, pullstring: str) -> None:
     image = store.get_image(image_digest)
     dockerfile = image.dockerfile if image else None
     try:
-        source = services.registry.resolve(parse_reference(pullstring))
-        report = analyze_image(
-            source, dockerfile=dockerfile, layer_cache=StoreLayerCache(store)
-        )
+        reference = parse_reference(pullstring)
+        with registry_client(services, reference) as client:
+            source = client.resolve(reference)
+            report = analyze_image(
+                source, dockerfile=dockerfile, layer_cache=StoreLayerCache(store)
+            )
     except (RegistryError, InvalidReferenceError) as exc:
         _fail(services, image_digest, f"cannot pull {pullstring}: {exc}")
         return

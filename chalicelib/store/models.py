@@ -165,7 +165,7 @@ class ImageAnalysis(Base):
     lookups_stored: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
-    """Whether `image_lookups` holds the record lookups of this analysis's last match."""
+    """Whether `image_lookups` contains the record lookups of this analysis's last match."""
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -417,3 +417,24 @@ class LayerCacheRow(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index(None, "layer_digest"),)
+
+
+class RegistryCredential(Base):
+    """Credentials of one registry, or of the repositories under one path of a registry."""
+
+    __tablename__ = "registries"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Declarative reserves the attribute name `registry`, so the column has another one here.
+    pattern: Mapped[str] = mapped_column("registry", String(1024), primary_key=True)
+    """`host[:port]`, optionally followed by `/repository` and a trailing `*` wildcard."""
+    registry_name: Mapped[str] = mapped_column(String(1024))
+    registry_type: Mapped[str] = mapped_column(String(32))
+    registry_user: Mapped[str] = mapped_column(Text)
+    registry_pass: Mapped[str] = mapped_column(Text)
+    # NOTE: the password is stored as given, as Anchore Engine does without its optional
+    # encryption, so access to the database grants the registry credentials.
+    registry_verify: Mapped[bool] = mapped_column(Boolean)
+    """Whether TLS certificates of the registry are verified."""
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    last_updated: Mapped[datetime.datetime] = mapped_column(UtcDateTime)

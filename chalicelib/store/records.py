@@ -220,3 +220,18 @@ class EvaluationRecord:
     result: dict[str, Any]
     """Evaluation document in Anchore's shape."""
     created_at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class RegistryRecord:
+    """Stored credentials of a registry, as `/v1/registries` reads and writes them."""
+
+    registry: str
+    """`host[:port]`, optionally with `/repository` and a trailing `*` wildcard."""
+    registry_name: str
+    registry_type: str
+    registry_user: str
+    registry_pass: str
+    registry_verify: bool
+    created_at: datetime.datetime | None = None
+    last_updated: datetime.datetime | None = None

@@ -13,6 +13,7 @@ from chalicelib.store.images import ImageStorePart
 from chalicelib.store.layercache import LayerCacheStorePart
 from chalicelib.store.packages import PackageStorePart
 from chalicelib.store.policies import PolicyStorePart
+from chalicelib.store.registries import RegistryStorePart
 
 
 class Store(
@@ -22,8 +23,10 @@ class Store(
     PolicyStorePart,
     EventStorePart,
     LayerCacheStorePart,
+    RegistryStorePart,
 ):
-    """Persistence of images, analyses, vulnerability data, policies, evaluations and events.
+    """Persistence of images, analyses, vulnerability data, policies, evaluations, events
+    and registry credentials.
 
     Every public method runs in its own transaction and is safe to call from several threads.
     Database failures raise `StoreError` (or its `NotFoundError` and `ConflictError`

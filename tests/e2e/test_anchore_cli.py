@@ -12,6 +12,13 @@ import pytest
 
 from tests.conftest import REPO_ROOT, SHARED_DIR
 from tests.e2e.conftest import PASSWORD
+from tests.support.registry import (  # noqa: F401 - imported to register the fixture
+    TEST_PASSWORD,
+    TEST_USER,
+    LocalRegistry,
+    auth_registry,
+)
+from tools.imagebuild import DpkgDatabase, ImageBuilder, fetch_debs
 
 CLI_VENV = REPO_ROOT / ".cache" / "anchorecli-venv"
 CLI_PACKAGES = ["click==8.0.1", "prettytable==2.2.0", "python-dateutil", "pyyaml", "requests"]
@@ -129,3 +136,36 @@ def test_anchore_cli_interactive_workflow(cli: Cli, small_image: str, tmp_path: 
 
     cli.run("image", "del", small_image)
     assert small_image not in cli.run("image", "list")
+
+
+def test_anchore_cli_registry_workflow(
+    cli: Cli, auth_registry: LocalRegistry, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+) -> None:
+    builder = ImageBuilder()
+    DpkgDatabase().install(builder.add_layer(), fetch_debs(["base-files"]))
+    layout = tmp_path_factory.mktemp("e2e-private")
+    builder.write_oci_layout(layout, "1")
+    private_image = auth_registry.push(layout, "1", "e2e/private:1")
+    host = auth_registry.host
+
+    # Without credentials the registry refuses the pull, and the add fails with its reason.
+    refused = cli.run("image", "add", private_image, expect=1)
+    assert host in refused
+
+    wrong = cli.run("registry", "add", host, TEST_USER, "wrong-password", expect=1)
+    assert "rejected the credentials" in wrong
+    cli.run("registry", "add", host, TEST_USER, TEST_PASSWORD)
+    listed = cli.run("registry", "list")
+    assert host in listed
+    assert TEST_USER in listed
+    assert TEST_PASSWORD not in listed
+    assert "Verify TLS: True" in cli.run("registry", "get", host)
+    assert "Verify TLS: False" in cli.run(
+        "registry", "update", host, TEST_USER, TEST_PASSWORD, "--insecure"
+    )
+
+    assert "Image Digest: sha256:" in cli.run("image", "add", private_image)
+    assert "analyzed" in cli.run("image", "wait", private_image, "--interval", "1", "--timeout", "180")
+
+    cli.run("registry", "del", host)
+    assert host not in cli.run("registry", "list")
