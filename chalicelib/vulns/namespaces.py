@@ -225,9 +225,9 @@ def _rpm_namespace(distro: str, parts: list[str]) -> str | None:
 def _sles_namespace(product: str) -> str | None:
     """Map a SUSE product name to `sles:<major>[.<service pack>]`, or None for other products.
 
-    Products that SLES images can run are the server itself, its LTSS, Extended Security and
-    SAP variants, and the modules installed on it. Desktop, Micro and HPC have os-release ids of
-    their own, so their records are skipped.
+    An SLES image can have the packages of the server itself, of its LTSS, Extended Security and
+    SAP variants, and of the modules installed on it. Desktop, Micro and HPC have os-release ids
+    of their own, so their records are skipped.
     """
     match = _SLES_RELEASE.match(product)
     if match is None:

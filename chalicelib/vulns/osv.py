@@ -44,9 +44,11 @@ VENDOR_SEVERITIES: dict[str, Severity] = {
 LINKED_ID_FAMILIES = frozenset({"rhel", "rocky", "almalinux"})
 """Namespace families whose records also take the `upstream` and `related` ids as aliases.
 
-Rocky Linux and AlmaLinux advisories name the CVEs and the RHSA they rebuild in `upstream` or
-`related`, not in `aliases`, and the matcher needs those ids to tell which RHEL records a
-Rocky or Alma record replaces (see `matcher._applicable_records`)."""
+Red Hat, Rocky Linux and AlmaLinux advisories name the CVEs they fix, and the rebuilds name the
+RHSA they rebuild, in `upstream` or `related` rather than in `aliases`. The matcher needs those
+ids to tell which RHEL records a Rocky or Alma record replaces (`matcher._applicable_records`).
+Other namespaces keep `aliases` only, because the matcher compares their records within one
+namespace and `related` ids there name different issues."""
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
@@ -110,7 +112,7 @@ def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
             continue
 
         scores = _cvss_scores(affected.get("severity") or []) + record_cvss
-        links_ids = namespace.partition(":")[0] in LINKED_ID_FAMILIES
+        takes_linked_ids = namespace.partition(":")[0] in LINKED_ID_FAMILIES
         severity = record_vendor_severity
         if severity is Severity.UNKNOWN:
             severity = severity_from_cvss(scores)
@@ -118,7 +120,7 @@ def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
             id=vuln_id,
             namespace=namespace,
             package=name,
-            aliases=linked_aliases if links_ids else aliases,
+            aliases=linked_aliases if takes_linked_ids else aliases,
             summary=summary,
             severity=severity,
             severity_from_vendor=record_vendor_severity is not Severity.UNKNOWN,
