@@ -107,9 +107,9 @@ _GROUP_PREFIXES = ("com.", "org.", "net.", "io.", "be.")
 # Group id labels that name a role rather than a vendor or product.
 _NOT_GROUP_NAMES = frozenset(("plugin", "plugins", "client"))
 
-# Characters that the CPE 2.3 formatted string binding leaves unquoted. All other printable
-# ASCII punctuation is quoted with a backslash.
-_UNQUOTED = re.compile(r"[a-z0-9._-]")
+# Characters that the CPE 2.3 formatted string binding quotes with a backslash: all printable
+# ASCII punctuation except `-`, `.` and `_` (input is lower-cased first).
+_QUOTED = re.compile(r"[^a-z0-9._-]")
 _PRINTABLE_ASCII = re.compile(r"[!-~]+")
 
 # An apk package named after a release stream, `python3` or `openssl1.1-compat`: the stream
@@ -132,17 +132,17 @@ def generate_cpes(package: Package) -> list[str]:
     on `gopkg.in` does, or has a version that CPE 2.3 cannot carry (with whitespace or
     non-ASCII characters). A missing version becomes ANY.
     """
-    vendors, products = _candidates(package)
-    vendors = _bounded(vendors, MAX_VENDORS)
-    products = _bounded(products, MAX_PRODUCTS)
     version = bind_component(package.version) if package.version else ANY
+    if not version:
+        return []
+    vendors, products = _candidates(package)
+    bound_products = [bind_component(product) for product in _bounded(products, MAX_PRODUCTS)]
 
     cpes: list[str] = []
-    for vendor in vendors:
-        for product in products:
-            cpe = format_cpe(vendor, product, version)
-            if cpe is not None and cpe not in cpes:
-                cpes.append(cpe)
+    for vendor in _bounded(vendors, MAX_VENDORS):
+        bound_vendor = bind_component(vendor)
+        for bound_product in bound_products:
+            cpes.append(_formatted(bound_vendor, bound_product, version, ANY))
     return cpes
 
 
@@ -156,8 +156,12 @@ def format_cpe(vendor: str, product: str, version: str, target_software: str = A
     bound_product = bind_component(product)
     if not bound_vendor or not bound_product or not version:
         return None
+    return _formatted(bound_vendor, bound_product, version, target_software)
+
+
+def _formatted(vendor: str, product: str, version: str, target_software: str) -> str:
     return (
-        f"cpe:2.3:a:{bound_vendor}:{bound_product}:{version}"
+        f"cpe:2.3:a:{vendor}:{product}:{version}"
         f":{ANY}:{ANY}:{ANY}:{ANY}:{target_software}:{ANY}:{ANY}"
     )
 
@@ -173,7 +177,7 @@ def bind_component(value: str) -> str:
     text = value.strip().lower()
     if not _PRINTABLE_ASCII.fullmatch(text):
         return ""
-    return "".join(char if _UNQUOTED.match(char) else "\\" + char for char in text)
+    return _QUOTED.sub(r"\\\g<0>", text)
 
 
 def _bounded(candidates: Iterable[str], limit: int) -> list[str]:
