@@ -272,8 +272,9 @@ def vuln_namespace(distro: Distro | None) -> str | None:
     if distro_id in ("mariner", "azurelinux", "photon"):
         return f"{distro_id}:{major_minor}"
     if distro_id == "amzn":
-        # Amazon Linux 1 has VERSION_ID 2018.03; Amazon Linux 2 and 2023 have 2 and 2023.
-        return f"amzn:{major_minor}" if len(major) == 4 and len(numbers) > 1 else f"amzn:{major}"
+        # Amazon Linux 1 releases are year.month (VERSION_ID 2018.03). Later releases are 2 and
+        # 2023, and `/etc/system-release` of 2023 adds a minor and a date (2023.5.20240701).
+        return f"amzn:{major_minor}" if int(major) in range(2011, 2019) else f"amzn:{major}"
     if distro_id == "sles":
         # SLES 15 SP5 has VERSION_ID 15.5, and the first release of 15 has VERSION_ID 15.
         service_pack = f".{numbers[1]}" if len(numbers) > 1 else ""

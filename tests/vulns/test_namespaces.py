@@ -112,6 +112,7 @@ def test_normalize_package_name_per_namespace(namespace: str, name: str, normali
         ("amzn", "2", "amzn:2"),
         ("amzn", "2023", "amzn:2023"),
         ("amzn", "2018.03", "amzn:2018.03"),
+        ("amzn", "2023.5.20240701", "amzn:2023"),
         ("mariner", "2.0", "mariner:2.0"),
         ("azurelinux", "3.0", "azurelinux:3.0"),
         ("photon", "5.0", "photon:5.0"),
