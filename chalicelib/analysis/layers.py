@@ -63,6 +63,12 @@ class Summarizer(Protocol):
         ...
 
 
+_ALL_FILE_ENTRY_FIELDS = set(FileEntry.model_fields)
+"""The `model_fields_set` of every `FileEntry` built here, since all fields are given.
+
+Setting a field of an entry adds its name to this shared set, which already contains every name."""
+
+
 class LayerEntry:
     """One path written by a layer; a lighter twin of `FileEntry` for the hot loop."""
 
@@ -96,8 +102,15 @@ class LayerEntry:
         return self.type is FileType.FILE or self.type is FileType.HARDLINK
 
     def to_file_entry(self) -> FileEntry:
-        """Return the entry as the analysis document stores it."""
-        return FileEntry(
+        """Return the entry as the analysis document stores it.
+
+        The fields were checked when the tar entry was read, so the model is built without
+        validation, and every entry shares one set of field names as its `model_fields_set`.
+        A set per entry took about 700 of the 1,100 bytes that each entry cost, which is 40 MiB
+        for an image of 60,000 files.
+        """
+        return FileEntry.model_construct(
+            _ALL_FILE_ENTRY_FIELDS,
             path=self.path,
             type=self.type,
             mode=self.mode,

@@ -107,7 +107,7 @@ def _run_all_platforms(
         )
         return 1
     cache = MemoryLayerCache()
-    outputs: dict[str, tuple[AnalysisReport, bytes]] = {}
+    outputs: dict[str, tuple[AnalysisReport, list[bytes]]] = {}
     for platform in platforms or [None]:
         try:
             report, subject = analyze_source(
@@ -133,22 +133,22 @@ def _run_all_platforms(
 
 
 def _write_platform_outputs(
-    outputs: dict[str, tuple[AnalysisReport, bytes]], output_format: str, path: Path | None
+    outputs: dict[str, tuple[AnalysisReport, list[bytes]]], output_format: str, path: Path | None
 ) -> None:
     if path is not None:
         for platform, (_, output) in outputs.items():
             name = path.stem + "." + platform.replace("/", "-") + path.suffix
-            path.with_name(name).write_bytes(output)
+            _write(output, path.with_name(name))
         return
     if output_format == "json":
         document = {
             platform: report.model_dump(mode="json") for platform, (report, _) in outputs.items()
         }
-        _write(json.dumps(document, indent=2).encode() + b"\n", None)
+        _write([json.dumps(document, indent=2).encode(), b"\n"], None)
         return
     for index, (platform, (_, output)) in enumerate(outputs.items()):
         heading = ("\n" if index else "") + f"# {platform}\n"
-        _write(heading.encode() + output, None)
+        _write([heading.encode(), *output], None)
 
 
 def analyze_source(
@@ -181,13 +181,18 @@ def analyze_source(
     return report, opened.subject
 
 
-def render(report: AnalysisReport, subject: SbomSubject, output: str) -> bytes:
-    """Return the report as `output`: `table`, `json` or an SBOM format name."""
+def render(report: AnalysisReport, subject: SbomSubject, output: str) -> list[bytes]:
+    """Return the report as `output` (`table`, `json` or an SBOM format name) in pieces.
+
+    The pieces are written in order. The analysis document of a large image is tens of MiB, so
+    it is serialized straight to bytes, the same bytes as `model_dump_json`. Its final newline
+    is a piece of its own, because appending it would copy the whole document.
+    """
     if output == "table":
-        return package_table(report.packages).encode()
+        return [package_table(report.packages).encode()]
     if output == "json":
-        return report.model_dump_json(indent=2).encode() + b"\n"
-    return write_sbom(report, output, subject)
+        return [AnalysisReport.__pydantic_serializer__.to_json(report, indent=2), b"\n"]
+    return [write_sbom(report, output, subject)]
 
 
 def package_table(packages: list[Package]) -> str:
@@ -209,12 +214,15 @@ def package_table(packages: list[Package]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write(output: bytes, path: Path | None) -> None:
+def _write(output: list[bytes], path: Path | None) -> None:
     if path is None:
-        sys.stdout.buffer.write(output)
+        for piece in output:
+            sys.stdout.buffer.write(piece)
         sys.stdout.flush()
         return
-    path.write_bytes(output)
+    with path.open("wb") as file:
+        for piece in output:
+            file.write(piece)
 
 
 class Progress:
