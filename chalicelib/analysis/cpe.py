@@ -196,7 +196,7 @@ def _bounded(candidates: Iterable[str], limit: int) -> list[str]:
 
 
 def _candidates(package: Package) -> tuple[list[str], list[str]]:
-    """Return the vendor and product candidates of `package`, most specific first."""
+    """Return the vendor and product candidates of `package`, likeliest first."""
     name = package.name.strip().lower()
     known_vendors, known_products = _KNOWN_NAMES.get((package.type, name), ((), ()))
     generators = {
@@ -217,7 +217,7 @@ def _candidates(package: Package) -> tuple[list[str], list[str]]:
     # NVD files Apache projects under the vendor `apache`, whatever their group id. On Maven
     # and PyPI, names such as `apache-jsp` and `apache-airflow` are Apache projects too.
     apache_name = re.split(r"[-_]", name)[0] == "apache"
-    if package.type in _APACHE_TYPES and ("apache" in vendors or apache_name):
+    if package.type in _APACHE_TYPES and ("apache" in (*known_vendors, *vendors) or apache_name):
         return ["apache"], [*known_products, *products]
     return [*known_vendors, *vendors], [*known_products, *products]
 
@@ -244,7 +244,7 @@ def _npm(package: Package, name: str) -> tuple[list[str], list[str]]:
     # TODO: package.json `homepage` and `repository` often name the vendor (a GitHub owner), as
     # in Syft, but the npm cataloger does not keep them.
     if scope:
-        # A scoped name such as `@babel/core` is too generic for a vendor of its own.
+        # The bare name of a scoped package such as `@babel/core` is too generic for a vendor.
         return [scope.lstrip("@")], _with_underscores(bare_name)
     return [name, f"{name}_project"], _with_underscores(name)
 
@@ -378,7 +378,7 @@ def _rpm(package: Package, name: str) -> tuple[list[str], list[str]]:
 
 
 def _apk(package: Package, name: str) -> tuple[list[str], list[str]]:
-    """Name apk packages by upstream project, as `python3` is Python and `py3-yaml` is PyYAML.
+    """Name apk packages by upstream project: `python3` is Python, `py3-requests` is requests.
 
     The origin (`source_name`) is not used, as in Syft. The origin of `libcrypto3` is `openssl`,
     and Alpine's security database lists fixes by origin. A CPE naming `openssl` would report
