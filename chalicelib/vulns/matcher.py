@@ -23,6 +23,7 @@ from chalicelib.vulns.interface import (
     VulnRecord,
 )
 from chalicelib.vulns.namespaces import (
+    RHEL_REBUILD_DISTROS,
     fallback_namespaces,
     normalize_package_name,
     version_scheme_name,
@@ -77,12 +78,13 @@ def package_namespaces(package: Package, distro_namespace: str | None) -> list[t
     OS packages use the distro namespace and their source package (dpkg `Source:`, apk origin,
     the name in an rpm's `SOURCERPM`), or their own name when they have none. Each OS package
     type is looked up only in namespaces of its version scheme (`DISTRO_PACKAGE_SCHEMES`), first
-    in the distro namespace and then in its `fallback_namespaces`. Language packages use their
-    ecosystem's namespace (`ECOSYSTEM_NAMESPACES`) and their name as `normalize_package_name`
-    stores it. Java packages are looked up as
-    `groupId:artifactId` and only when their `pom.properties` states the groupId. A Go main
-    module at `(devel)` has no lookup. Binary packages, other types, and OS packages of an image
-    without a known distro namespace, return an empty list.
+    in the distro namespace and then in its `fallback_namespaces`. An rpm package of Rocky Linux
+    or AlmaLinux is also looked up by its own name in the distro namespace. Language packages
+    use their ecosystem's namespace (`ECOSYSTEM_NAMESPACES`) and their name as
+    `normalize_package_name` stores it. Java packages are looked up as `groupId:artifactId` and
+    only when their `pom.properties` states the groupId. A Go main module at `(devel)` has no
+    lookup. Binary packages, other types, and OS packages of an image without a known distro
+    namespace, return an empty list.
     """
     if package.type in DISTRO_PACKAGE_TYPES:
         if distro_namespace is None:
@@ -90,8 +92,15 @@ def package_namespaces(package: Package, distro_namespace: str | None) -> list[t
         if version_scheme_name(distro_namespace) != DISTRO_PACKAGE_SCHEMES[package.type]:
             return []
         name = package.source_name or package.name
-        namespaces = [distro_namespace, *fallback_namespaces(distro_namespace)]
-        return [(namespace, name) for namespace in namespaces]
+        pairs = [(distro_namespace, name)]
+        # NOTE: AlmaLinux records list each binary package of an advisory (`apr-util-devel`),
+        # so rebuilds also look up the binary name. Whether every Rocky Linux record does the
+        # same is not checked, and a record under the source name is found either way.
+        is_rebuild = distro_namespace.partition(":")[0] in RHEL_REBUILD_DISTROS
+        if is_rebuild and package.name != name:
+            pairs.append((distro_namespace, package.name))
+        pairs.extend((namespace, name) for namespace in fallback_namespaces(distro_namespace))
+        return pairs
 
     # NOTE: binary packages, the runtimes that a classifier finds by file content (a python or
     # node executable), are left unmatched. No stored feed has a namespace for them, and

@@ -124,10 +124,12 @@ def python_libs() -> Package:
 def test_rocky_package_namespaces_fall_back_to_rhel(python_libs: Package) -> None:
     assert package_namespaces(python_libs, "rocky:9") == [
         ("rocky:9", "python3.9"),
+        ("rocky:9", "python3-libs"),
         ("rhel:9", "python3.9"),
     ]
     assert package_namespaces(python_libs, "almalinux:8") == [
         ("almalinux:8", "python3.9"),
+        ("almalinux:8", "python3-libs"),
         ("rhel:8", "python3.9"),
     ]
     assert package_namespaces(python_libs, "ol:9") == [("ol:9", "python3.9")]
@@ -152,7 +154,7 @@ def test_rocky_own_record_replaces_rhel(
 
     assert fixes_by_id(matches) == {"RLSA-2024:9371": ["3.9.19-8.el9_5"]}
     assert matches[0].namespace == "rocky:9"
-    assert store.calls == [("rhel:9", ["python3.9"]), ("rocky:9", ["python3.9"])]
+    assert store.calls == [("rhel:9", ["python3.9"]), ("rocky:9", ["python3-libs", "python3.9"])]
 
 
 def test_rocky_without_own_records_uses_rhel(
@@ -189,6 +191,28 @@ def test_alma_falls_back_to_rhel_for_unnamed_cve(
         "ALSA-2024:1111": "almalinux:9",
         "CVE-2024-8088": "rhel:9",
     }
+
+
+def test_alma_record_of_binary_package(
+    rhel_records: list[VulnRecord], python_libs: Package
+) -> None:
+    # Hand-made: AlmaLinux lists the binary packages of an advisory, not the source package.
+    document = osv_document(
+        "ALSA-2024:9371",
+        "AlmaLinux:9",
+        "python3-libs",
+        "3.9.19-8.el9_5.alma.1",
+        {"related": ["CVE-2024-8088", "RHSA-2024:9371"]},
+    )
+    document["affected"].append(
+        {**document["affected"][0], "package": {"ecosystem": "AlmaLinux:9", "name": "python3"}}
+    )
+    store = RecordStore(parse_osv(document) + rhel_records)
+
+    matches = match_packages([python_libs], ALMA_9, store.lookup)
+
+    assert fixes_by_id(matches) == {"ALSA-2024:9371": ["3.9.19-8.el9_5.alma.1"]}
+    assert matches[0].namespace == "almalinux:9"
 
 
 def test_alma_fixed_record_hides_rhel_range(rhel_records: list[VulnRecord]) -> None:
