@@ -133,7 +133,8 @@ class LayerContents:
     whiteouts: list[str] = dataclasses.field(default_factory=list)
     """Paths that `.wh.NAME` entries delete from lower layers."""
     opaque_dirs: list[str] = dataclasses.field(default_factory=list)
-    """Directories whose lower-layer content `.wh..wh..opq` entries hide."""
+    """Directories whose lower-layer content is hidden: by `.wh..wh..opq` entries, or because an
+    earlier entry of this layer replaced the directory with a non-directory."""
     kept: dict[str, bytes] = dataclasses.field(default_factory=dict)
     """Content of the files that a cataloger asked for."""
     secrets: dict[str, list[SecretMatch]] = dataclasses.field(default_factory=dict)
@@ -236,6 +237,8 @@ class _LayerReader:
                     self.digest,
                 )
                 self._forget(path)
+                if file_type is FileType.DIR:
+                    self._replace_with_directory(path)
             if path.startswith(_AUFS_META_PREFIX):
                 self._aufs_files[path] = entry
                 continue
@@ -250,6 +253,21 @@ class _LayerReader:
             self.contents.whiteouts.append(
                 directory + target if directory == "/" else directory + "/" + target
             )
+
+    def _replace_with_directory(self, path: str) -> None:
+        """Empty the directory at `path` when an earlier entry of this layer wrote a non-directory.
+
+        That entry removed what the lower layers and this layer had below `path`, so the new
+        directory starts empty, as if it were opaque.
+        """
+        old = self.contents.entries.get(path)
+        if old is None or old.type is FileType.DIR:
+            return
+        self.contents.opaque_dirs.append(path)
+        prefix = path + "/"
+        for below in [key for key in self.contents.entries if key.startswith(prefix)]:
+            del self.contents.entries[below]
+            self._forget(below)
 
     def _forget(self, path: str) -> None:
         """Drop kept content and secret matches of an earlier entry of this layer at `path`."""

@@ -39,6 +39,11 @@ class SquashedView:
         self.entries: dict[str, LayerEntry] = {}
         self._kept: dict[str, list[KeptVersion]] = {}
         self._secrets: dict[str, tuple[str, list[SecretMatch]]] = {}
+        self._parents: set[str] = set()
+        """Ancestors of every path applied so far, including directories no layer lists.
+
+        Deletions leave their ancestors here, so a path in it may have nothing below it now.
+        """
 
     def apply(self, layer: LayerContents) -> None:
         """Apply one layer on top of the view."""
@@ -51,16 +56,26 @@ class SquashedView:
             prefixes.append(path + "/")
         for directory in layer.opaque_dirs:
             prefixes.append("/" if directory == "/" else directory + "/")
-        for path, entry in layer.entries.items():
-            if entry.type is not FileType.DIR:
-                old = entries.get(path)
-                if old is not None and old.type is FileType.DIR:
-                    prefixes.append(path + "/")
-        if prefixes:
-            deleted.update(self._delete_below(prefixes))
+        # A non-directory replaces whatever is below its path: lower content, parent directories
+        # that no tar entry lists, and what this layer wrote there before replacing it.
+        parents = self._parents
+        for parent in {path[: path.rfind("/")] for path in layer.entries} - parents:
+            while parent and parent not in parents:
+                parents.add(parent)
+                parent = parent[: parent.rfind("/")]
+        replaced = [
+            path + "/"
+            for path, entry in layer.entries.items()
+            if entry.type is not FileType.DIR and path in parents
+        ]
+        if prefixes or replaced:
+            deleted.update(self._delete_below(prefixes + replaced))
 
         self._update_kept(layer, deleted)
         entries.update(layer.entries)
+        if replaced:
+            for path in self._delete_below(replaced):
+                self._kept.pop(path, None)
         for path, matches in layer.secrets.items():
             self._secrets[path] = (layer.digest, matches)
 

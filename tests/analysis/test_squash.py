@@ -102,6 +102,33 @@ def test_squash_file_replacing_directory_removes_children() -> None:
     assert view.get("/srv/data").type is FileType.FILE
 
 
+def test_squash_file_replacing_implicit_directory() -> None:
+    # No tar entry lists /srv/data, but a runtime creates it as the parent of /srv/data/x.
+    view = squash([file("srv/data/x"), file("srv/data/sub/y")], [file("srv/data", "now a file")])
+    assert sorted(view.entries) == ["/srv/data"]
+    assert view.read("/srv/data") == b"now a file"
+
+
+def test_squash_same_layer_file_replacing_directory() -> None:
+    view = squash(
+        [directory("a"), file("a/x"), file("b/y"), file("a", "file"), symlink("b", "a")]
+    )
+    assert sorted(view.entries) == ["/a", "/b"]
+    assert view.get("/a").type is FileType.FILE
+    assert view.get("/b").type is FileType.SYMLINK
+
+
+def test_squash_same_layer_directory_after_file() -> None:
+    # The file entry removes the lower /a/x and this layer's /a/y before /a is a directory again.
+    view = squash(
+        [directory("a"), file("a/x")],
+        [file("a/y"), file("a", "file"), directory("a"), file("a/z")],
+    )
+    assert sorted(view.entries) == ["/a", "/a/z"]
+    assert view.get("/a").type is FileType.DIR
+    assert view.get("/a").layer == "sha256:layer1"
+
+
 def test_squash_symlink_chain() -> None:
     view = squash(
         [
