@@ -7,7 +7,8 @@ given):
 
 `vulns_rematch` stores its images through the store API at about 0.35 s each, so this script
 writes the rows that an analysis and its first match leave (`images`, `image_tags`,
-`image_analyses`, `image_packages`, `vuln_matches`) with multi-row INSERTs instead. It syncs the
+`image_analyses`, `image_packages`, `image_lookups`, `vuln_matches`) with multi-row INSERTs
+instead. It syncs the
 real PyPA records of ../shared/feeds, and gives every image 50 PyPI packages: one in five at a
 version a record lists as affected, the others at the highest version a record of the package
 names as fixed. The matches of each distinct package are computed once with the real matcher and
@@ -65,7 +66,14 @@ CHANGED_PACKAGES = 20
 """Packages whose first record gets a new fixed version before the second sync."""
 IMAGES_PER_TRANSACTION = 500
 ROWS_PER_STATEMENT = 1000
-TABLES = ("images", "image_tags", "image_analyses", "image_packages", "vuln_matches")
+TABLES = (
+    "images",
+    "image_tags",
+    "image_analyses",
+    "image_packages",
+    "image_lookups",
+    "vuln_matches",
+)
 """Tables an analysis and its first match write to, parents first."""
 
 _FIXED = re.compile(r"(- fixed: )(\S+)")
@@ -166,6 +174,7 @@ def image_rows(
                 "document_size": len(document),
                 "package_count": len(packages),
                 "created_at": now,
+                "lookups_stored": True,
             }
         ],
         "image_packages": [
@@ -181,6 +190,10 @@ def image_rows(
                 "purl": None,
             }
             for seq, package in enumerate(packages)
+        ],
+        "image_lookups": [
+            {**own, "namespace": namespace, "package": name}
+            for namespace, name in vuln_service.image_lookups(packages, None)
         ],
         "vuln_matches": [
             {

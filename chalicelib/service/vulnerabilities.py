@@ -5,6 +5,8 @@ records whose content hash is unchanged, and then swaps each group (namespace) i
 per group. A group that any failed source fed, in this sync or the last successful one, keeps its
 previous records. When a group changed, every analyzed image is matched again from its stored
 package list, and the difference to its previous matches is recorded as a `vuln_update`.
+Re-matching reads only the images that looked up a package whose records changed, a page at a
+time, and keeps a bounded number of records in memory.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from chalicelib.analysis.interface import AnalysisReport, Distro, Package
@@ -23,6 +26,7 @@ from chalicelib.service.context import Services
 from chalicelib.service.errors import InvalidRequestError
 from chalicelib.store import EventRecord, FeedGroupRecord, ImageRecord, StoreError, match_key
 from chalicelib.store.base import batches
+from chalicelib.store.rematch import RematchWrite, StoredMatchState
 from chalicelib.vulns.interface import FeedError, VulnMatch, VulnRecord
 from chalicelib.vulns.matcher import (
     RecordLookup,
@@ -40,6 +44,12 @@ FEED_NAME = "vulnerabilities"
 STAGE_BATCH_SIZE = 500
 """Records read from a source before they are staged in one transaction, so a sync keeps at
 most this many records in memory."""
+
+REMATCH_PAGE_SIZE = 200
+"""Images read, matched and written per transaction when images are matched again."""
+
+LOOKUP_CACHE_RECORDS = 20_000
+"""Records that re-matching keeps for reuse by the next images; older lookups are dropped."""
 
 EVENT_SYNC_STARTED = "system.feeds.sync.started"
 EVENT_SYNC_COMPLETED = "system.feeds.sync.completed"
@@ -62,6 +72,8 @@ class GroupSyncResult:
     updated_record_count: int = 0
     """Records added, changed or removed; 0 when the group was unchanged."""
     error: str | None = None
+    changed_packages: frozenset[str] | None = None
+    """Package names whose records changed; None when not known, as after a flush."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,7 +231,11 @@ def _sync(
     services.store.discard_staged_records(sync_id, FEED_NAME)
 
     rematched = updated = 0
-    changed = {result.group for result in results if result.updated_record_count}
+    changed = {
+        result.group: result.changed_packages
+        for result in results
+        if result.updated_record_count
+    }
     if changed:
         rematched, updated = rematch_all(services, changed)
     return FeedSyncResult(
@@ -293,6 +309,7 @@ def _finish_group(
 
     content_hash = (progress.digest if progress else hashlib.sha256()).hexdigest()
     record_count = progress.records if progress else 0
+    changed_packages: frozenset[str] | None = None
     try:
         if stored is not None and stored.content_hash == content_hash and not flush:
             services.store.mark_feed_group_synced(
@@ -312,6 +329,8 @@ def _finish_group(
             )
             updated = swap.added + swap.updated + swap.removed
             record_count = swap.record_count
+            # A flush writes every record whatever its hash, so it cannot tell what changed.
+            changed_packages = None if flush else swap.changed_packages
     except StoreError as error:
         logger.error("feed group import failed: group=%s error=%s", group, error)
         return _fail_group(services, sync_id, group, stored, started, f"import failed: {error}")
@@ -332,7 +351,9 @@ def _finish_group(
         details,
     )
     logger.info("feed group synced: group=%s records=%d updated=%d", group, record_count, updated)
-    return GroupSyncResult(group, "success", record_count, seconds, updated)
+    return GroupSyncResult(
+        group, "success", record_count, seconds, updated, changed_packages=changed_packages
+    )
 
 
 def _fail_group(
@@ -369,36 +390,159 @@ def match_image(services: Services, digest: str, report: AnalysisReport | None =
             return 0
         report = AnalysisReport.model_validate(document)
     matches = match_packages(report.packages, report.distro, services.store.find_vuln_records)
-    services.store.save_matches(digest, matches, now=utcnow())
+    lookups = image_lookups(report.packages, report.distro)
+    services.store.save_matches(digest, matches, now=utcnow(), lookups=lookups)
     logger.info("matched image: image_digest=%s matches=%d", digest, len(matches))
     return len(matches)
 
 
-def rematch_all(services: Services, namespaces: set[str] | None = None) -> tuple[int, int]:
+RematchChanges = Mapping[str, Collection[str] | None] | Collection[str]
+"""Package names whose records changed, by namespace (None: any package of the namespace), or
+a collection of namespaces in which any record may have changed."""
+
+
+def rematch_all(services: Services, changes: RematchChanges | None = None) -> tuple[int, int]:
     """Match analyzed images again from their stored packages, as after a feed sync.
 
-    With `namespaces`, only images with a package looked up in one of them are matched again,
-    because the matches of the others cannot have changed. Each image whose matches changed
-    gets a recorded `vuln_update` and a `user.checks.tag.vulnerabilities.update` event per tag.
-    Record lookups are shared across images, so a package found in many images is looked up
-    once. Returns the number of images matched again and the number whose matches changed.
+    With `changes`, only images whose last match looked up a changed (namespace, package) pair
+    are matched again, because the matches of the others cannot have changed. Images whose
+    lookups are not stored yet (analyses stored before lookups were kept) are read too, and
+    their lookups are stored. Without `changes`, every analyzed image is matched again and
+    its lookups stored anew. Each image whose matches changed gets a recorded `vuln_update`
+    and a `user.checks.tag.vulnerabilities.update` event per tag. Images are read, matched
+    and written in pages of `REMATCH_PAGE_SIZE`, and a page that fails to load or save is
+    logged and skipped. Returns the number of images matched again and the number whose
+    matches changed.
     """
-    lookup = CachedLookup(services.store.find_vuln_records)
-    images = services.store.list_images(analysis_status="analyzed")
-    rematched = updated = 0
-    for image in images:
+    by_namespace = _changes_by_namespace(changes)
+    lookup = CachedLookup(services.store.find_vuln_records, max_records=LOOKUP_CACHE_RECORDS)
+    rematched = updated = candidates = 0
+    after: str | None = None
+    while True:
+        digests = services.store.find_rematch_candidates(
+            by_namespace, after=after, limit=REMATCH_PAGE_SIZE
+        )
+        if not digests:
+            break
+        after = digests[-1]
+        candidates += len(digests)
         try:
-            diff = rematch_image(services, image, lookup, namespaces)
+            page_rematched, page_updated = _rematch_page(services, digests, lookup, by_namespace)
         except StoreError as error:
-            logger.error("re-matching failed: image_digest=%s error=%s", image.digest, error)
+            logger.error(
+                "re-matching a page failed: images=%d first_digest=%s error=%s",
+                len(digests),
+                digests[0],
+                error,
+            )
             continue
+        rematched += page_rematched
+        updated += page_updated
+    logger.info(
+        "re-matched images: candidates=%d rematched=%d updated=%d",
+        candidates,
+        rematched,
+        updated,
+    )
+    return rematched, updated
+
+
+def _changes_by_namespace(
+    changes: RematchChanges | None,
+) -> dict[str, frozenset[str] | None] | None:
+    if changes is None:
+        return None
+    if isinstance(changes, Mapping):
+        return {
+            namespace: None if names is None else frozenset(names)
+            for namespace, names in changes.items()
+        }
+    return {namespace: None for namespace in changes}
+
+
+def _rematch_page(
+    services: Services,
+    digests: list[str],
+    lookup: RecordLookup,
+    changes: dict[str, frozenset[str] | None] | None,
+) -> tuple[int, int]:
+    """Match one page of images again and store what changed in one transaction."""
+    states = services.store.load_match_states(digests)
+    now = utcnow()
+    writes: list[RematchWrite] = []
+    rematched = updated = 0
+    for state in states:
+        write, diff = _rematch_state(services, state, lookup, changes, now)
+        if write is not None:
+            writes.append(write)
         if diff is not None:
             rematched += 1
             updated += bool(diff)
-    logger.info(
-        "re-matched images: images=%d rematched=%d updated=%d", len(images), rematched, updated
-    )
+    first_seen = {state.image.digest: state.first_seen for state in states}
+    services.store.save_rematches(writes, first_seen, now=now)
     return rematched, updated
+
+
+def _rematch_state(
+    services: Services,
+    state: StoredMatchState,
+    lookup: RecordLookup,
+    changes: dict[str, frozenset[str] | None] | None,
+    now: datetime.datetime,
+) -> tuple[RematchWrite | None, MatchDiff | None]:
+    """Match one image again; return what to write (None: nothing) and the diff (None: skipped).
+
+    An image is skipped when none of its lookups changed, which only happens to images whose
+    lookups were not stored, since the others were selected by their stored lookups.
+    """
+    image = state.image
+    packages = state.packages
+    if packages is None:
+        packages = _stored_packages(services, image.digest)
+    distro = _image_distro(image)
+    lookups = image_lookups(packages, distro)
+    # Lookups are a function of the packages and distro, which a new analysis replaces
+    # together with the stored flag, so stored lookups are only rewritten by a full re-match.
+    new_lookups = lookups if changes is None or not state.lookups_stored else None
+    if changes is not None and not any(
+        namespace in changes and (changes[namespace] is None or name in changes[namespace])
+        for namespace, name in lookups
+    ):
+        return (RematchWrite(image.digest, lookups=new_lookups) if new_lookups else None), None
+
+    matches = match_packages(packages, distro, lookup)
+    diff = diff_matches(state.matches, matches)
+    if not diff:
+        write = RematchWrite(image.digest, lookups=new_lookups) if new_lookups else None
+        return write, diff
+    logger.info(
+        "image matches changed: image_digest=%s added=%d updated=%d removed=%d",
+        image.digest,
+        len(diff.added),
+        len(diff.updated),
+        len(diff.removed),
+    )
+    write = RematchWrite(
+        image.digest,
+        matches=matches,
+        update=(diff.added, diff.updated, diff.removed),
+        events=vuln_update_events(image, diff),
+        lookups=new_lookups,
+    )
+    return write, diff
+
+
+def image_lookups(packages: Sequence[Package], distro: Distro | None) -> list[tuple[str, str]]:
+    """Return the distinct (namespace, package name) pairs that matching `packages` looks up."""
+    distro_namespace = vuln_namespace(distro)
+    pairs = {
+        pair for package in packages for pair in package_namespaces(package, distro_namespace)
+    }
+    return sorted(pairs)
+
+
+def _image_distro(image: ImageRecord) -> Distro | None:
+    return Distro(id=image.distro, version_id=image.distro_version) if image.distro else None
 
 
 def rematch_image(
@@ -413,20 +557,14 @@ def rematch_image(
     looked up in any of them.
     """
     packages = _stored_packages(services, image.digest)
-    distro = Distro(id=image.distro, version_id=image.distro_version) if image.distro else None
-    if namespaces is not None:
-        distro_namespace = vuln_namespace(distro)
-        looked_up = {
-            namespace
-            for package in packages
-            for namespace, _ in package_namespaces(package, distro_namespace)
-        }
-        if not looked_up & namespaces:
-            return None
+    distro = _image_distro(image)
+    lookups = image_lookups(packages, distro)
+    if namespaces is not None and not {namespace for namespace, _ in lookups} & namespaces:
+        return None
     matches = match_packages(packages, distro, lookup)
     previous, _ = services.store.get_matches(image.digest)
     now = utcnow()
-    services.store.save_matches(image.digest, matches, now=now)
+    services.store.save_matches(image.digest, matches, now=now, lookups=lookups)
 
     diff = diff_matches(previous, matches)
     if diff:
@@ -437,7 +575,8 @@ def rematch_image(
             removed=diff.removed,
             created_at=now,
         )
-        _emit_vuln_update(services, image, diff)
+        for event in vuln_update_events(image, diff):
+            _store_event(services, event)
         logger.info(
             "image matches changed: image_digest=%s added=%d updated=%d removed=%d",
             image.digest,
@@ -470,22 +609,46 @@ def diff_matches(previous: Sequence[VulnMatch], current: Sequence[VulnMatch]) ->
 
 
 class CachedLookup:
-    """A record lookup that remembers the records of each (namespace, package name) pair."""
+    """A record lookup that remembers the records of each (namespace, package name) pair.
 
-    def __init__(self, lookup: RecordLookup) -> None:
-        """Wrap `lookup`, the store's `find_vuln_records`."""
+    With `max_records`, the pairs used least recently are dropped once the cache contains more
+    records than that, so memory stays bounded however many packages are looked up.
+    """
+
+    def __init__(self, lookup: RecordLookup, *, max_records: int | None = None) -> None:
+        """Wrap `lookup`, the store's `find_vuln_records`; `max_records` None keeps every record."""
         self._lookup = lookup
-        self._cache: dict[tuple[str, str], list[VulnRecord]] = {}
+        self._max_records = max_records
+        self._cache: OrderedDict[tuple[str, str], list[VulnRecord]] = OrderedDict()
+        self._records = 0
 
     def __call__(self, namespace: str, names: list[str]) -> list[VulnRecord]:
         """Return the records of `namespace` for `names`, asking the store only for new names."""
-        missing = [name for name in names if (namespace, name) not in self._cache]
+        found: dict[str, list[VulnRecord]] = {}
+        missing = []
+        for name in names:
+            cached = self._cache.get((namespace, name))
+            if cached is None:
+                missing.append(name)
+                found[name] = []
+            else:
+                self._cache.move_to_end((namespace, name))
+                found[name] = cached
         if missing:
-            for name in missing:
-                self._cache[(namespace, name)] = []
             for record in self._lookup(namespace, missing):
-                self._cache[(namespace, record.package)].append(record)
-        return [record for name in names for record in self._cache[(namespace, name)]]
+                found[record.package].append(record)
+            for name in missing:
+                self._cache[(namespace, name)] = found[name]
+                self._records += len(found[name])
+            self._evict()
+        return [record for name in names for record in found[name]]
+
+    def _evict(self) -> None:
+        if self._max_records is None:
+            return
+        while self._records > self._max_records and self._cache:
+            _, records = self._cache.popitem(last=False)
+            self._records -= len(records)
 
 
 def vulnerability_row(match: VulnMatch) -> dict[str, Any]:
@@ -506,16 +669,16 @@ def vulnerability_row(match: VulnMatch) -> dict[str, Any]:
     }
 
 
-def _emit_vuln_update(services: Services, image: ImageRecord, diff: MatchDiff) -> None:
+def vuln_update_events(image: ImageRecord, diff: MatchDiff) -> list[EventRecord]:
+    """Return the `user.checks.tag.vulnerabilities.update` events of a diff, one per tag."""
     result = {
         "added": [vulnerability_row(match) for match in diff.added],
         "updated": [vulnerability_row(match) for match in diff.updated],
         "removed": [vulnerability_row(match) for match in diff.removed],
     }
     fulltags = [tag.fulltag for tag in image.tags] or [image.digest]
-    for fulltag in fulltags:
-        _emit(
-            services,
+    return [
+        _event(
             EVENT_VULN_UPDATE,
             "info",
             "Vulnerability update detected for the image",
@@ -528,6 +691,28 @@ def _emit_vuln_update(services: Services, image: ImageRecord, diff: MatchDiff) -
                 "diff_vulnerability_result": result,
             },
         )
+        for fulltag in fulltags
+    ]
+
+
+def _event(
+    event_type: str,
+    level: str,
+    message: str,
+    resource_type: str,
+    resource_id: str,
+    details: dict[str, Any],
+) -> EventRecord:
+    return EventRecord(
+        generated_uuid=uuid.uuid4().hex,
+        event_type=event_type,
+        level=level,
+        message=message,
+        details=details,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        created_at=utcnow(),
+    )
 
 
 def _emit(
@@ -540,19 +725,18 @@ def _emit(
     details: dict[str, Any],
 ) -> None:
     """Store one event; a store failure is logged, because events must not stop a sync."""
-    event = EventRecord(
-        generated_uuid=uuid.uuid4().hex,
-        event_type=event_type,
-        level=level,
-        message=message,
-        details=details,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        created_at=utcnow(),
+    _store_event(
+        services, _event(event_type, level, message, resource_type, resource_id, details)
     )
+
+
+def _store_event(services: Services, event: EventRecord) -> None:
     try:
         services.store.add_event(event)
     except StoreError as error:
         logger.error(
-            "event not stored: type=%s resource=%s error=%s", event_type, resource_id, error
+            "event not stored: type=%s resource=%s error=%s",
+            event.event_type,
+            event.resource_id,
+            error,
         )

@@ -168,7 +168,8 @@ class FeedStorePart(StorePart):
         Stored records whose key was not staged are removed, changed ones replaced and new ones
         added, all in one transaction with the group's new state (`record_count`, `last_sync`,
         `content_hash`, `sources`, `last_error` cleared). The staged rows are then dropped. On
-        failure the transaction is rolled back and the group keeps its records.
+        failure the transaction is rolled back and the group keeps its records. The result
+        names the packages whose records changed, so only images with them need matching again.
         """
         synced_at = require_aware(synced_at, "synced_at")
         now = self._now()
@@ -184,6 +185,11 @@ class FeedStorePart(StorePart):
 
         with self._db.transaction(f"swap in feed group {feed}/{group}", write=True) as session:
             row = _get_or_add_group(session, feed, group, now)
+            # Read before the rows change: packages of dropped records and of staged documents,
+            # which are the records added or changed.
+            dropped = select(VulnRecordRow.package).where(in_group, ~exists().where(same_key))
+            written_packages = select(VulnRecordStaging.package).where(staged, has_record)
+            changed_packages = frozenset(session.scalars(dropped.union(written_packages)))
             removed = affected_rows(
                 session.execute(
                     delete(VulnRecordRow)
@@ -224,6 +230,7 @@ class FeedStorePart(StorePart):
             added=max(written - replaced, 0),
             updated=min(replaced, written),
             removed=removed,
+            changed_packages=changed_packages,
         )
         logger.info(
             "feed group swapped in: feed=%s group=%s records=%d added=%d updated=%d removed=%d",

@@ -14,7 +14,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from chalicelib.store.base import StorePart, affected_rows, insert_rows, require_aware
-from chalicelib.store.models import Image, ImageAnalysis, ImagePackage, ImageTag, VulnMatchRow
+from chalicelib.store.models import (
+    Image,
+    ImageAnalysis,
+    ImageLookup,
+    ImagePackage,
+    ImageTag,
+    VulnMatchRow,
+)
 from chalicelib.store.records import (
     AnalysisStatus,
     ConflictError,
@@ -223,6 +230,8 @@ class ImageStorePart(StorePart):
                     document_size=len(document_json),
                     package_count=len(package_rows),
                     created_at=now,
+                    # The lookups of the last match belong to the replaced package list.
+                    lookups_stored=False,
                 )
             )
             _replace_packages(session, self._account, digest, package_rows)
@@ -278,12 +287,19 @@ class ImageStorePart(StorePart):
         return deleted
 
     def save_matches(
-        self, digest: str, matches: list[VulnMatch], *, now: datetime.datetime
+        self,
+        digest: str,
+        matches: list[VulnMatch],
+        *,
+        now: datetime.datetime,
+        lookups: Sequence[tuple[str, str]] | None = None,
     ) -> None:
         """Replace the image's matches, keeping `first_seen` of the keys stored before.
 
         A key (see `match_key`) seen for the first time gets `now`. When `matches` contains a key
-        twice, the first match is stored. Raises `NotFoundError` for an unknown digest.
+        twice, the first match is stored. `lookups`, the (namespace, package name) pairs that
+        matching looked up, replace the image's stored lookups when given; a feed sync
+        re-matches only images with a changed pair. Raises `NotFoundError` for an unknown digest.
         """
         now = require_aware(now, "now")
         with self._db.transaction(f"save matches of {digest}", write=True) as session:
@@ -310,6 +326,8 @@ class ImageStorePart(StorePart):
                     "first_seen": first_seen.get(key, now),
                 }
             insert_rows(session, VulnMatchRow, list(rows.values()))
+            if lookups is not None:
+                _replace_lookups(session, self._account, digest, lookups)
         logger.debug("matches saved: digest=%s count=%d", digest, len(rows))
 
     def get_matches(self, digest: str) -> tuple[list[VulnMatch], dict[str, datetime.datetime]]:
@@ -344,6 +362,24 @@ def _require_image(session: Session, account: str, digest: str) -> Image:
     if row is None:
         raise NotFoundError(f"no image has digest {digest}; add the image first")
     return row
+
+
+def _replace_lookups(
+    session: Session, account: str, digest: str, lookups: Sequence[tuple[str, str]]
+) -> None:
+    in_image = (ImageLookup.account == account, ImageLookup.digest == digest)
+    session.execute(delete(ImageLookup).where(*in_image).execution_options(**_NO_SYNC))
+    rows = [
+        {"account": account, "digest": digest, "namespace": namespace, "package": name}
+        for namespace, name in sorted(set(lookups))
+    ]
+    insert_rows(session, ImageLookup, rows)
+    session.execute(
+        update(ImageAnalysis)
+        .where(ImageAnalysis.account == account, ImageAnalysis.digest == digest)
+        .values(lookups_stored=True)
+        .execution_options(**_NO_SYNC)
+    )
 
 
 def _package_rows(

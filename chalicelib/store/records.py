@@ -145,6 +145,8 @@ class GroupSwap:
     added: int
     updated: int
     removed: int
+    changed_packages: frozenset[str] = frozenset()
+    """Package names of the records added, updated or removed, in the group's namespace."""
 
     @property
     def changed(self) -> bool:

@@ -13,6 +13,7 @@ from chalicelib.store.images import ImageStorePart
 from chalicelib.store.layercache import LayerCacheStorePart
 from chalicelib.store.packages import PackageStorePart
 from chalicelib.store.policies import PolicyStorePart
+from chalicelib.store.rematch import RematchStorePart
 from chalicelib.store.registries import RegistryStorePart
 
 
@@ -24,6 +25,7 @@ class Store(
     EventStorePart,
     LayerCacheStorePart,
     RegistryStorePart,
+    RematchStorePart,
 ):
     """Persistence of images, analyses, vulnerability data, policies, evaluations, events
     and registry credentials.

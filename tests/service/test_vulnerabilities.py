@@ -378,3 +378,147 @@ def test_rematch_skips_images_of_other_namespaces(services: Services) -> None:
     assert rematched == 1
     assert updated == 0
     assert services.store.list_vuln_updates(OTHER_DIGEST) == []
+
+
+JINJA2_2_10 = {
+    "name": "Jinja2",
+    "version": "2.10",
+    "type": "python",
+    "location": "/usr/lib/python3/dist-packages/Jinja2-2.10.dist-info",
+}
+
+
+def _add_matched_image(services: Services, digest: str, package: dict[str, str]) -> None:
+    document = {"image_digest": digest, "image_id": "0" * 64, "packages": [package]}
+    services.store.upsert_image(new_image(digest))
+    services.store.finish_analysis(digest, document, summary())
+    vuln_service.match_image(services, digest)
+
+
+def _stored_lookups(services: Services, digest: str) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
+    from chalicelib.store.models import ImageLookup
+
+    statement = select(ImageLookup.namespace, ImageLookup.package).where(
+        ImageLookup.digest == digest
+    )
+    with services.store._db.engine.connect() as connection:
+        return sorted((namespace, package) for namespace, package in connection.execute(statement))
+
+
+def test_match_image_stores_lookups(services: Services) -> None:
+    vuln_service.sync_feeds(services)
+
+    _add_matched_image(services, DIGEST, JINJA2_2_10)
+
+    assert _stored_lookups(services, DIGEST) == [("pypi", "jinja2")]
+
+
+def test_rematch_only_images_of_changed_package(services: Services, feed_dir: Path) -> None:
+    vuln_service.sync_feeds(services)
+    _add_matched_image(services, DIGEST, REQUESTS_2_19)
+    _add_matched_image(services, OTHER_DIGEST, JINJA2_2_10)
+    _set_fix(feed_dir, "PYSEC-2018-28", "2.20.0", "2.21.0")
+
+    result = vuln_service.sync_feeds(services)
+
+    assert result.groups[0].changed_packages == frozenset({"requests"})
+    assert result.rematched_images == 1
+    assert result.updated_images == 1
+    assert len(services.store.list_vuln_updates(DIGEST)) == 1
+    assert services.store.list_vuln_updates(OTHER_DIGEST) == []
+
+
+def test_rematch_flush_matches_whole_namespace(services: Services) -> None:
+    vuln_service.sync_feeds(services)
+    _add_matched_image(services, DIGEST, REQUESTS_2_19)
+    _add_matched_image(services, OTHER_DIGEST, JINJA2_2_10)
+
+    result = vuln_service.sync_feeds(services, flush=True)
+
+    assert result.groups[0].changed_packages is None
+    assert result.rematched_images == 2
+    assert result.updated_images == 0
+
+
+def test_rematch_stores_missing_lookups(services: Services, feed_dir: Path) -> None:
+    vuln_service.sync_feeds(services)
+    # Analyzed but never matched, as an analysis stored before lookups were kept.
+    _add_image(services)
+    services.store.upsert_image(new_image(OTHER_DIGEST))
+    services.store.finish_analysis(OTHER_DIGEST, {"packages": [JINJA2_2_10]}, summary())
+    _set_fix(feed_dir, "PYSEC-2018-28", "2.20.0", "2.21.0")
+
+    result = vuln_service.sync_feeds(services)
+
+    assert result.rematched_images == 1
+    assert _stored_lookups(services, DIGEST) == [("pypi", "requests")]
+    assert _stored_lookups(services, OTHER_DIGEST) == [("pypi", "jinja2")]
+    assert services.store.list_vuln_updates(OTHER_DIGEST) == []
+
+
+def test_rematch_new_analysis_forgets_lookups(services: Services, feed_dir: Path) -> None:
+    vuln_service.sync_feeds(services)
+    _add_matched_image(services, DIGEST, JINJA2_2_10)
+    # A new analysis of the image finds requests, but matching has not run yet.
+    services.store.finish_analysis(DIGEST, {"packages": [REQUESTS_2_19]}, summary())
+    _set_fix(feed_dir, "PYSEC-2018-28", "2.20.0", "2.21.0")
+
+    result = vuln_service.sync_feeds(services)
+
+    assert result.rematched_images == 1
+    assert _stored_lookups(services, DIGEST) == [("pypi", "requests")]
+
+
+def test_rematch_all_pages_through_images(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vuln_service.sync_feeds(services)
+    digests = [f"sha256:{index:064x}" for index in range(1, 6)]
+    for digest in digests:
+        services.store.upsert_image(new_image(digest))
+        services.store.finish_analysis(digest, {"packages": [REQUESTS_2_19]}, summary())
+    monkeypatch.setattr(vuln_service, "REMATCH_PAGE_SIZE", 2)
+
+    rematched, updated = vuln_service.rematch_all(services)
+
+    assert rematched == 5
+    assert updated == 5
+    for digest in digests:
+        matches, first_seen = services.store.get_matches(digest)
+        assert {match.vuln_id for match in matches} >= {"PYSEC-2018-28"}
+        assert len(services.store.list_vuln_updates(digest)) == 1
+    events = services.store.list_events(event_type=vuln_service.EVENT_VULN_UPDATE)
+    assert len(events) == 5
+
+
+def test_rematch_keeps_first_seen(services: Services, feed_dir: Path) -> None:
+    vuln_service.sync_feeds(services)
+    _add_matched_image(services, DIGEST, REQUESTS_2_19)
+    _, seen_before = services.store.get_matches(DIGEST)
+    _set_fix(feed_dir, "PYSEC-2018-28", "2.20.0", "2.21.0")
+
+    vuln_service.sync_feeds(services)
+
+    _, seen_after = services.store.get_matches(DIGEST)
+    assert seen_after == seen_before
+
+
+def test_cached_lookup_drops_oldest_records() -> None:
+    calls: list[list[str]] = []
+
+    def lookup(namespace: str, names: list[str]) -> list[VulnRecord]:
+        calls.append(names)
+        return [VulnRecord(id=f"PYSEC-{name}", namespace=namespace, package=name) for name in names]
+
+    cached = vuln_service.CachedLookup(lookup, max_records=2)
+
+    cached("pypi", ["a"])
+    cached("pypi", ["b"])
+    cached("pypi", ["a"])
+    cached("pypi", ["c"])
+    cached("pypi", ["a"])
+    cached("pypi", ["b"])
+
+    assert calls == [["a"], ["b"], ["c"], ["b"]]

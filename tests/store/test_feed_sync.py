@@ -91,6 +91,23 @@ def test_swap_feed_group_adds_updates_and_removes(store: Store) -> None:
     assert _staged_documents(store) == []
 
 
+def test_swap_feed_group_names_changed_packages(store: Store) -> None:
+    unchanged = vuln_record("CVE-2024-1", "bash")
+    changed = vuln_record("CVE-2024-2", "openssl")
+    dropped = vuln_record("CVE-2024-3", "curl")
+    _sync(store, "sync-1", [unchanged, changed, dropped])
+
+    updated = changed.model_copy(update={"summary": "changed"})
+    added = vuln_record("CVE-2024-4", "zlib")
+
+    store.stage_feed_records("sync-2", FEED, [unchanged, updated, added])
+    swap = store.swap_feed_group(
+        "sync-2", FEED, "debian:12", content_hash="h2", sources=[], synced_at=SYNCED
+    )
+
+    assert swap.changed_packages == frozenset({"openssl", "curl", "zlib"})
+
+
 def test_swap_feed_group_unchanged_records_stay(store: Store) -> None:
     record = vuln_record("CVE-2024-1", "openssl")
     _sync(store, "sync-1", [record])
@@ -101,6 +118,7 @@ def test_swap_feed_group_unchanged_records_stay(store: Store) -> None:
     )
 
     assert not swap.changed
+    assert swap.changed_packages == frozenset()
     assert swap.record_count == 1
     assert store.find_vuln_records("debian:12", ["openssl"]) == [record]
 

@@ -29,7 +29,9 @@ def upgrade() -> None:
             name="fk_image_lookups_account_digest_images",
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("account", "digest", "namespace", "package", name="pk_image_lookups"),
+        sa.PrimaryKeyConstraint(
+            "account", "digest", "namespace", "package", name="pk_image_lookups"
+        ),
     )
     op.create_index(
         "ix_image_lookups_namespace_package", "image_lookups", ["namespace", "package"]
