@@ -20,7 +20,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, cast
+from typing import IO, Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -40,6 +40,13 @@ from chalicelib.vulns.redhat_csaf import (
     resolve_archive_pointer,
 )
 from chalicelib.vulns.ubuntu_tracker import parse_ubuntu_tracker
+from chalicelib.vulns.ziparchive import (
+    ZipArchiveError,
+    ZipMember,
+    is_zip_archive,
+    iter_zip_members,
+    read_zip_member,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +213,7 @@ def _iter_location(
 ) -> Iterator[VulnRecord]:
     if path.is_dir():
         documents = _directory_documents(source.format, path)
-    elif name.lower().endswith(".zip") or zipfile.is_zipfile(path):
+    elif name.lower().endswith(".zip") or is_zip_archive(path):
         documents = _archive_documents(source, path)
     elif _is_zstd(path) or tarfile.is_tarfile(path):
         documents = _tar_documents(source, path)
@@ -233,20 +240,26 @@ def _directory_documents(feed_format: str, root: Path) -> Iterator[_Document]:
 
 
 def _archive_documents(source: FeedSource, path: Path) -> Iterator[_Document]:
+    """Yield the documents of a zip archive in central directory order, one member at a time.
+
+    Members are not sorted, because that would keep every entry in memory. Order matters only
+    when two members contain a record with the same key, and then the later one wins, as it
+    does in a tar archive.
+    """
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
+        with path.open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            for member in iter_zip_members(stream, size):
+                member_path = PurePosixPath(member.name)
+                if member.is_dir() or not _is_document(source.format, member_path):
+                    continue
+                location = f"{source.location}!{member.name}"
+                yield location, member.name, _member_reader(stream, size, member)
+    except (ZipArchiveError, OSError) as error:
         raise FeedError(
             f"feed location {source.location} is not a readable zip archive ({error}); "
             "point FEED_SOURCES at a valid .zip, a directory or a single file"
         ) from error
-    with archive:
-        for member in sorted(archive.infolist(), key=lambda info: info.filename):
-            member_path = PurePosixPath(member.filename)
-            if member.is_dir() or not _is_document(source.format, member_path):
-                continue
-            location = f"{source.location}!{member.filename}"
-            yield location, member.filename, _member_reader(archive, member)
 
 
 def _is_zstd(path: Path) -> bool:
@@ -286,8 +299,8 @@ def _bytes_reader(data: bytes) -> Callable[[], bytes]:
     return lambda: data
 
 
-def _member_reader(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Callable[[], bytes]:
-    return lambda: archive.read(member)
+def _member_reader(stream: BinaryIO, size: int, member: ZipMember) -> Callable[[], bytes]:
+    return lambda: read_zip_member(stream, size, member)
 
 
 def _is_hidden(part: str) -> bool:

@@ -255,6 +255,29 @@ def test_iter_records_zip_alpine_layout(secdb_zip: Path) -> None:
     assert {record.namespace for record in records} == {"alpine:3.10", "alpine:3.11"}
 
 
+def test_iter_records_zip_skips_unreadable_member(tmp_path: Path, urllib3_dir: Path) -> None:
+    path = tmp_path / "osv.zip"
+    files = sorted(urllib3_dir.glob("*.yaml"))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(files[1], f"b/{files[1].name}", compress_type=zipfile.ZIP_BZIP2)
+        archive.write(files[0], f"a/{files[0].name}", compress_type=zipfile.ZIP_DEFLATED)
+
+    records, stats = read_all(FeedSource("osv", str(path)))
+
+    assert [record.id for record in records] == [files[0].stem]
+    assert stats.files_failed == 1
+    assert stats.failures[0].startswith(f"{path}!b/{files[1].name}: member b/")
+    assert "compression method 12" in stats.failures[0]
+
+
+def test_iter_records_truncated_zip_raises(osv_zip: Path, tmp_path: Path) -> None:
+    path = tmp_path / "truncated.zip"
+    path.write_bytes(osv_zip.read_bytes()[:-100])
+
+    with pytest.raises(FeedError, match="not a zip archive or is truncated"):
+        list(iter_records(FeedSource("osv", str(path))))
+
+
 def test_iter_records_invalid_zip_raises(tmp_path: Path) -> None:
     path = tmp_path / "feed.zip"
     path.write_text("not a zip archive", encoding="utf-8")
