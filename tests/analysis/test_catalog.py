@@ -10,6 +10,7 @@ import pytest
 from chalicelib.analysis import CATALOGERS
 from chalicelib.analysis.catalog import (
     Cataloger,
+    GlobSet,
     ParseContext,
     ParseResult,
     PathMatcher,
@@ -48,6 +49,42 @@ def test_glob_to_regex(pattern: str, path: str, matches: bool) -> None:
 def test_glob_must_be_absolute() -> None:
     with pytest.raises(ValueError, match="not absolute"):
         glob_to_regex("etc/passwd")
+
+
+def _glob_set_paths(patterns: list[str]) -> list[str]:
+    """Return paths near each glob: wildcards filled in several ways, and small edits of those."""
+    paths = ["/", "/etc/passwd", "/usr/bin/python3", "/a/b/c"]
+    for pattern in patterns:
+        base = "/" + pattern.removeprefix("/")
+        for star, mark in (("", "x"), ("lib", "1"), ("a/b", "/"), ("x.so.1", ".")):
+            path = base.replace("**", star).replace("*", star).replace("?", mark)
+            path = re.sub("/+", "/", path)
+            paths.extend([path, path + "x", path[:-1], path + "/extra", "/prefix" + path])
+    return paths
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        [pattern for cataloger in CATALOGERS for pattern in cataloger.patterns],
+        [pattern for cataloger in CATALOGERS for pattern in cataloger.extra_patterns],
+        [pattern for cataloger in CATALOGERS for pattern in cataloger.summary_patterns],
+        ["/usr/**", "/etc/*", "**/lib?", "/opt/**/x?y*z", "/usr/**/bin", "/etc/"],
+        ["/etc/passwd", "**/*"],
+    ],
+    ids=["patterns", "extra", "summary", "edge", "unfiltered"],
+)
+def test_glob_set_agrees_with_regex(patterns: list[str]) -> None:
+    globs = GlobSet(patterns)
+    regex = re.compile("|".join(glob_to_regex(pattern) for pattern in patterns))
+    paths = _glob_set_paths(patterns)
+    matched = [path for path in paths if regex.fullmatch(path)]
+    assert matched, "no sample path matches, so the test checks nothing"
+    assert [path for path in paths if globs.match(path)] == matched
+
+
+def test_glob_set_empty_matches_nothing() -> None:
+    assert not GlobSet([]).match("/etc/passwd")
 
 
 def test_cataloger_ids_unique_and_kebab_case() -> None:
