@@ -438,3 +438,47 @@ class RegistryCredential(Base):
     """Whether TLS certificates of the registry are verified."""
     created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
     last_updated: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+
+class SubscriptionRow(Base):
+    """One subscription in Anchore's terms: a watched tag or repository and what to watch."""
+
+    __tablename__ = "subscriptions"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """md5 hex of `<account>+<subscription_key>+<subscription_type>`, as Anchore derives it."""
+    subscription_key: Mapped[str] = mapped_column(Text)
+    """Full tag `registry/repository:tag`, or `registry/repository` for `repo_update`."""
+    subscription_type: Mapped[str] = mapped_column(String(32))
+    subscription_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    watch_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """What the watcher of this subscription saw last; never shown in the API."""
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    last_updated: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index(None, "account", "subscription_type"),)
+
+
+class NotificationRow(Base):
+    """A webhook notification queued by a watcher and not delivered yet."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64))
+    notification_id: Mapped[str] = mapped_column(String(64))
+    notification_type: Mapped[str] = mapped_column(String(32))
+    subscription_key: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The `notification_payload` of Anchore's webhook body."""
+    tries: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
+    last_tried_at: Mapped[datetime.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    __table_args__ = (
+        Index(None, "notification_id", unique=True),
+        Index(None, "account", "created_at"),
+    )

@@ -15,6 +15,7 @@ from chalicelib.store.packages import PackageStorePart
 from chalicelib.store.policies import PolicyStorePart
 from chalicelib.store.rematch import RematchStorePart
 from chalicelib.store.registries import RegistryStorePart
+from chalicelib.store.subscriptions import SubscriptionStorePart
 
 
 class Store(
@@ -26,9 +27,10 @@ class Store(
     LayerCacheStorePart,
     RegistryStorePart,
     RematchStorePart,
+    SubscriptionStorePart,
 ):
-    """Persistence of images, analyses, vulnerability data, policies, evaluations, events
-    and registry credentials.
+    """Persistence of images, analyses, vulnerability data, policies, evaluations, events,
+    registry credentials, subscriptions and pending webhook notifications.
 
     Every public method runs in its own transaction and is safe to call from several threads.
     Database failures raise `StoreError` (or its `NotFoundError` and `ConflictError`
