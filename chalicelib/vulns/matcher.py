@@ -171,16 +171,21 @@ def _applicable_records(
 ) -> list[VulnRecord]:
     """Return the records of `pairs` in order, without the fallback records already named.
 
-    A record of a later (fallback) namespace is dropped when it shares an id or alias with a
-    record of an earlier namespace. This holds whether or not the earlier record affects the
-    installed version, because the distro's own record of a vulnerability replaces RHEL's.
+    A record of a later (fallback) namespace is dropped when an earlier record names it: a
+    record with a CVE id by that id, any other record by its id or an alias. This holds whether
+    or not the earlier record affects the installed version, because the distro's own record
+    of a vulnerability replaces RHEL's. A CVE record is kept when only its advisory alias is
+    named, because one RHSA fixes several CVEs that a rebuild's advisory may not all name.
     """
     records: list[VulnRecord] = []
     named: set[str] = set()
     for key in pairs:
         namespace_records = []
         for record in records_by_key.get(key, []):
-            if named.intersection((record.id, *record.aliases)):
+            identifiers = {record.id}
+            if not record.id.startswith("CVE-"):
+                identifiers.update(record.aliases)
+            if identifiers & named:
                 logger.debug(
                     "dropped %s of %s for %s: an earlier namespace names it", record.id, *key
                 )

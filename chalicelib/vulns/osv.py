@@ -42,13 +42,14 @@ VENDOR_SEVERITIES: dict[str, Severity] = {
 `Ubuntu`), in lower case."""
 
 LINKED_ID_FAMILIES = frozenset({"rhel", "rocky", "almalinux"})
-"""Namespace families whose records also take the `upstream` and `related` ids as aliases.
+"""Namespace families whose records also take the CVE ids of `upstream` and `related` as aliases.
 
-Red Hat, Rocky Linux and AlmaLinux advisories name the CVEs they fix, and the rebuilds name the
-RHSA they rebuild, in `upstream` or `related` rather than in `aliases`. The matcher needs those
-ids to tell which RHEL records a Rocky or Alma record replaces (`matcher._applicable_records`).
-Other namespaces keep `aliases` only, because the matcher compares their records within one
-namespace and `related` ids there name different issues."""
+Red Hat, Rocky Linux and AlmaLinux advisories name the CVEs they fix in `upstream` or `related`
+rather than in `aliases`. The matcher needs those ids to tell which RHEL records a Rocky or Alma
+record replaces (`matcher._applicable_records`). Advisory ids there, such as the RHSA that a
+rebuild copies, are left out because one RHSA covers several CVEs. Other namespaces keep
+`aliases` only, because the matcher compares their records within one namespace and `related`
+ids there name different issues."""
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
@@ -78,8 +79,9 @@ def parse_osv(data: dict[str, Any]) -> list[VulnRecord]:
 
 def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
     aliases = _unique(str(alias) for alias in data.get("aliases") or [] if alias != vuln_id)
-    linked_ids = [*(data.get("upstream") or []), *(data.get("related") or [])]
-    linked_aliases = _unique(str(i) for i in [*aliases, *linked_ids] if i != vuln_id)
+    linked_ids = [str(i) for i in [*(data.get("upstream") or []), *(data.get("related") or [])]]
+    linked_cves = [i for i in linked_ids if i.startswith("CVE-") and i != vuln_id]
+    linked_aliases = _unique([*aliases, *linked_cves])
     record_cvss = _cvss_scores(data.get("severity") or [])
     record_vendor_severity = _vendor_severity(data)
     summary = _text(data.get("summary")) or _text(data.get("details"))

@@ -95,13 +95,16 @@ def apk_package(name: str, version: str, origin: str) -> Package:
     )
 
 
-def stored_record(vuln_id: str, namespace: str, package: str, fixed: str) -> VulnRecord:
-    """Build a stored record directly, for namespaces that no OSV ecosystem fills."""
+def stored_record(
+    vuln_id: str, namespace: str, package: str, fixed: str, aliases: list[str] | None = None
+) -> VulnRecord:
+    """Build a stored record directly, without an importer."""
     events = [RangeEvent(introduced="0"), RangeEvent(fixed=fixed)]
     return VulnRecord(
         id=vuln_id,
         namespace=namespace,
         package=package,
+        aliases=aliases or [],
         ranges=[AffectedRange(type="ECOSYSTEM", events=events)],
     )
 
@@ -232,6 +235,31 @@ def test_alma_fixed_record_hides_rhel_range(rhel_records: list[VulnRecord]) -> N
 
     assert match_packages([alma_build], ALMA_9, store.lookup) == []
     assert match_packages([alma_build], Distro(id="rhel", version_id="9.4"), store.lookup) != []
+
+
+def test_rocky_record_hides_only_named_cves(python_libs: Package) -> None:
+    # Hand-made: one RHSA fixes two CVEs, and the Rocky advisory names only one of them.
+    rhel = [
+        stored_record("CVE-2024-0001", "rhel:9", "python3.9", RHEL_FIX, ["RHSA-2024:1"]),
+        stored_record("CVE-2024-0002", "rhel:9", "python3.9", RHEL_FIX, ["RHSA-2024:1"]),
+    ]
+    rocky = parse_osv(
+        osv_document(
+            "RLSA-2024:1",
+            "Rocky Linux:9",
+            "python3.9",
+            "3.9.19-8.el9_5",
+            {"upstream": ["CVE-2024-0001"], "related": ["RHSA-2024:1"]},
+        )
+    )
+    store = RecordStore(rocky + rhel)
+
+    matches = match_packages([python_libs], ROCKY_9, store.lookup)
+
+    assert fixes_by_id(matches) == {
+        "RLSA-2024:1": ["3.9.19-8.el9_5"],
+        "CVE-2024-0002": [RHEL_FIX],
+    }
 
 
 def test_rhel_record_ignores_rebuild_records(
@@ -369,13 +397,17 @@ def test_package_type_must_fit_namespace_scheme(python_libs: Package) -> None:
     assert package_namespaces(python_libs, "wolfi") == []
 
 
-def test_rebuild_records_take_upstream_and_related_ids() -> None:
+def test_rebuild_records_take_linked_cve_ids() -> None:
     # Hand-made: the same links on a Rocky and on a Wolfi record.
-    links = {"aliases": ["CVE-2024-1"], "upstream": ["CVE-2024-2"], "related": ["RHSA-2024:3"]}
+    links = {
+        "aliases": ["CVE-2024-1"],
+        "upstream": ["CVE-2024-2"],
+        "related": ["RHSA-2024:3", "CVE-2024-3"],
+    }
     [rocky] = parse_osv(osv_document("RLSA-2024:3", "Rocky Linux:9", "curl", "8.0-1.el9", links))
     [wolfi] = parse_osv(osv_document("CGA-3", "Wolfi", "curl", "8.0-r1", links))
 
-    assert rocky.aliases == ["CVE-2024-1", "CVE-2024-2", "RHSA-2024:3"]
+    assert rocky.aliases == ["CVE-2024-1", "CVE-2024-2", "CVE-2024-3"]
     assert wolfi.aliases == ["CVE-2024-1"]
 
 
