@@ -171,11 +171,11 @@ def _applicable_records(
 ) -> list[VulnRecord]:
     """Return the records of `pairs` in order, without the fallback records already named.
 
-    A record of a later (fallback) namespace is dropped when an earlier record names it: a
-    record with a CVE id by that id, any other record by its id or an alias. This holds whether
-    or not the earlier record affects the installed version, because the distro's own record
-    of a vulnerability replaces RHEL's. A CVE record is kept when only its advisory alias is
-    named, because one RHSA fixes several CVEs that a rebuild's advisory may not all name.
+    A record of a later (fallback) namespace is dropped when an earlier record names it. A
+    record with a CVE id is named by that id, and any other record by its id or an alias. The
+    earlier record need not affect the installed version, because the distro's own record of a
+    vulnerability replaces RHEL's. A CVE record whose advisory alias alone is named is kept,
+    because one RHSA fixes several CVEs and a rebuild's advisory may not name them all.
     """
     records: list[VulnRecord] = []
     named: set[str] = set()

@@ -280,8 +280,8 @@ def vuln_namespace(distro: Distro | None) -> str | None:
         service_pack = f".{numbers[1]}" if len(numbers) > 1 else ""
         return f"sles:{major}{service_pack}"
     # TODO: openEuler images are not matched. Its records are per service pack
-    # (`openEuler:22.03-LTS-SP1`), which only the os-release `VERSION` field names, and the
-    # analysis keeps `VERSION_ID` only.
+    # (`openEuler:22.03-LTS-SP1`), which only os-release `VERSION` and `PRETTY_NAME` name, and
+    # stored images keep only `ID` and `VERSION_ID` for matching again.
     return _two_part_namespace(distro_id, version, numbers)
 
 
