@@ -55,6 +55,9 @@ UBUNTU_CVE_TRACKER_TAR = (
     "https://git.launchpad.net/ubuntu-cve-tracker/snapshot/ubuntu-cve-tracker-master.tar.gz"
 )
 """A tar snapshot of the Ubuntu CVE tracker's git repository, made by cgit on request."""
+# NOTE: the OSV Ubuntu export names the tracker's issues `UBUNTU-CVE-<id>` and links the CVE id
+# only in `upstream`, which is no alias for Ubuntu records, so with both default sources an
+# Ubuntu image reports each such issue twice: as CVE-<id> and as UBUNTU-CVE-<id>.
 NODE_SECURITY_TAR = "https://github.com/nodejs/security-wg/archive/refs/heads/main.tar.gz"
 """A tar snapshot of the Node.js security WG repository, whose `vuln/npm` advisories last
 changed in January 2023."""
