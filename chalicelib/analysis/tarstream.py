@@ -496,7 +496,7 @@ def _skip_sparse_extensions(stream: LayerByteStream, block: bytes, layer: str) -
 def _check_checksum(block: bytes, field: bytes, layer: str) -> None:
     expected = _number(field, layer, "checksum")
     # The checksum counts its own 8-byte field as spaces (8 * 32 = 256).
-    unsigned = sum(block[:148]) + sum(block[156:]) + 256
+    unsigned = sum(block) - sum(field) + 256
     if expected == unsigned:
         return
     signed = unsigned - 2 * sum(byte for byte in block[:148] + block[156:] if byte > 127)
@@ -509,6 +509,12 @@ def _check_checksum(block: bytes, field: bytes, layer: str) -> None:
 
 def _number(field: bytes, layer: str, what: str) -> int:
     """Parse a numeric header field: octal text, or GNU base-256 when the high bit is set."""
+    # Most fields are octal digits padded with NULs or spaces, which `int` parses directly
+    # (it ignores surrounding spaces); anything else takes the slower path below.
+    try:
+        return int(field.rstrip(b"\0"), 8)
+    except ValueError:
+        pass
     if field and field[0] & 0x80:
         value = int.from_bytes(field[1:], "big")
         if field[0] == 0xFF:
