@@ -446,13 +446,14 @@ class NvdMirror:
 def _windows(
     since: datetime.datetime, until: datetime.datetime
 ) -> Iterator[tuple[datetime.datetime, datetime.datetime]]:
-    """Split `since`..`until` into consecutive ranges of at most `NVD_API_MAX_WINDOW`."""
+    """Split `since`..`until` into consecutive ranges of at most `NVD_API_MAX_WINDOW`.
+
+    Nothing is yielded when `until` is not after `since`, as when the clock went back.
+    """
     start = since
-    while True:
+    while start < until:
         end = min(start + NVD_API_MAX_WINDOW, until)
         yield start, end
-        if end >= until:
-            return
         start = end
 
 

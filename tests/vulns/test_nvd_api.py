@@ -287,3 +287,15 @@ def test_mirror_named_after_url(api: NvdApiServer, tmp_path: Path) -> None:
     assert len(first) == len(second) == 38
     [(params, _)] = api.requests
     assert "lastModStartDate" in params
+
+
+def test_clock_going_back_sends_no_request(api: NvdApiServer, tmp_path: Path) -> None:
+    mirror, _ = make_mirror(api, tmp_path)
+    mirror.sync(now=START)
+    api.requests.clear()
+
+    read = mirror.sync(now=START - datetime.timedelta(hours=1))
+
+    assert read == 0
+    assert api.requests == []
+    assert len(ids(mirror)) == 38
