@@ -6,7 +6,8 @@ one layer, `.wh.NAME` whiteouts and `.wh..wh..opq` opaque markers. `DirectoryOra
 each layer to a real temporary directory as the OCI image spec's "Applying Changesets" section
 describes. The layer is then written as a gzip or plain tar, read by `read_layer` and applied
 to a `SquashedView`, and after every layer both trees must match in paths, types, modes, link
-targets, sizes, digests and kept content.
+targets, sizes, digests and kept content. A third property resolves every path through symbolic
+links with `SquashedView.resolve` and with the kernel's `openat2` confined to the directory.
 
 The runs are derandomized and keep no example database, so a failure in CI reproduces
 locally with the same command and the pinned Hypothesis version.
@@ -14,13 +15,16 @@ locally with the same command and the pinned Hypothesis version.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import errno
 import hashlib
 import io
 import itertools
 import os
 import shutil
 import stat
+import struct
 import tempfile
 from pathlib import Path
 
@@ -32,7 +36,7 @@ from chalicelib.analysis.interface import FileType
 from chalicelib.analysis.layers import read_layer
 from chalicelib.analysis.options import AnalysisOptions
 from chalicelib.analysis.secrets import SecretScanner
-from chalicelib.analysis.squash import SquashedView
+from chalicelib.analysis.squash import SquashedView, SymlinkLoopError
 from tests.analysis.builders import Item, directory, file, layer_bytes, opaque, symlink, whiteout
 
 NAMES = ("a", "b", "c")
@@ -274,25 +278,104 @@ def view_tree(view: SquashedView) -> dict[str, tuple]:
     return nodes
 
 
+def squash_and_apply(
+    layers: list[tuple[list[Change], bool]], oracle: DirectoryOracle
+) -> SquashedView:
+    """Apply `layers` to the oracle's directory and squash them, comparing after each layer."""
+    view = SquashedView()
+    for index, (layer, compress) in enumerate(layers):
+        items = oracle.apply(layer)
+        note(f"layer {index} (gzip={compress}): {items}")
+        contents = read_layer(
+            io.BytesIO(layer_bytes(items, compress=compress)),
+            f"sha256:{index:064x}",
+            options=OPTIONS,
+            wants=lambda path: True,
+            scanner=SCANNER,
+            lower=view,
+        )
+        view.apply(contents)
+        assert view_tree(view) == oracle.tree(), f"after layer {index}"
+    return view
+
+
 def check_squash_matches_directory(
     layers: list[tuple[list[Change], bool]], temporary: Path
 ) -> None:
     with tempfile.TemporaryDirectory(dir=temporary) as root:
+        squash_and_apply(layers, DirectoryOracle(Path(root)))
+
+
+_SYS_OPENAT2 = 437
+"""The number of `openat2` on x86-64 and in the generic table that arm64 uses."""
+_RESOLVE_IN_ROOT = 0x10
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def open_in_root(root_fd: int, path: str) -> int:
+    """Open `path` with O_PATH below `root_fd` as if `root_fd` were the root directory.
+
+    The kernel's RESOLVE_IN_ROOT (Linux 5.6) resolves absolute symbolic links from `root_fd`
+    and stops `..` there, the semantics `SquashedView.resolve` implements for an image.
+    Raises `OSError` with the kernel's errno.
+    """
+    # struct open_how: flags, mode and resolve, each a 64-bit unsigned integer.
+    open_how = struct.pack("QQQ", os.O_PATH | os.O_CLOEXEC, 0, _RESOLVE_IN_ROOT)
+    descriptor = _LIBC.syscall(
+        _SYS_OPENAT2, root_fd, path.encode(), ctypes.create_string_buffer(open_how), len(open_how)
+    )
+    if descriptor < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error), path)
+    return descriptor
+
+
+def openat2_unavailable() -> str | None:
+    """Return why the kernel cannot run `open_in_root`, or None when it can."""
+    if not hasattr(os, "O_PATH"):
+        return "O_PATH and openat2 exist only on Linux"
+    root_fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.close(open_in_root(root_fd, "."))
+    except OSError as error:
+        return f"openat2 with RESOLVE_IN_ROOT failed: {error}"
+    finally:
+        os.close(root_fd)
+    return None
+
+
+def check_resolve_matches_kernel(
+    layers: list[tuple[list[Change], bool]], temporary: Path
+) -> None:
+    with tempfile.TemporaryDirectory(dir=temporary) as root:
         oracle = DirectoryOracle(Path(root))
-        view = SquashedView()
-        for index, (layer, compress) in enumerate(layers):
-            items = oracle.apply(layer)
-            note(f"layer {index} (gzip={compress}): {items}")
-            contents = read_layer(
-                io.BytesIO(layer_bytes(items, compress=compress)),
-                f"sha256:{index:064x}",
-                options=OPTIONS,
-                wants=lambda path: True,
-                scanner=SCANNER,
-                lower=view,
-            )
-            view.apply(contents)
-            assert view_tree(view) == oracle.tree(), f"after layer {index}"
+        view = squash_and_apply(layers, oracle)
+        real_root = os.path.realpath(root)
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for path in PATHS:
+                try:
+                    descriptor = open_in_root(root_fd, path)
+                except OSError as error:
+                    assert error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP), error
+                    if error.errno == errno.ELOOP:
+                        with pytest.raises(SymlinkLoopError):
+                            view.resolve("/" + path)
+                    else:
+                        assert not view.exists("/" + path), path
+                    continue
+                try:
+                    host = os.readlink(f"/proc/self/fd/{descriptor}")
+                    is_file = stat.S_ISREG(os.fstat(descriptor).st_mode)
+                finally:
+                    os.close(descriptor)
+                relative = os.path.relpath(host, real_root)
+                resolved = "/" if relative == "." else "/" + relative
+                assert view.resolve("/" + path) == resolved, path
+                expected = Path(host).read_bytes() if is_file else None
+                assert view.read("/" + path) == expected, path
+        finally:
+            os.close(root_fd)
 
 
 # Without a deadline or the too_slow health check, a loaded CI machine cannot fail a run by timing.
@@ -320,3 +403,15 @@ def test_squash_matches_directory_nested_paths(
     layers: list[tuple[list[Change], bool]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     check_squash_matches_directory(layers, tmp_path_factory.getbasetemp())
+
+
+OPENAT2_UNAVAILABLE = openat2_unavailable()
+
+
+@pytest.mark.skipif(OPENAT2_UNAVAILABLE is not None, reason=str(OPENAT2_UNAVAILABLE))
+@EXAMPLES
+@given(layers=layer_lists(PATHS))
+def test_squash_resolve_matches_kernel(
+    layers: list[tuple[list[Change], bool]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    check_resolve_matches_kernel(layers, tmp_path_factory.getbasetemp())
