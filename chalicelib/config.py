@@ -99,6 +99,12 @@ class Settings:
     nvd_api_key: str = ""
     """NVD API key sent as the `apiKey` header; empty means requests without a key, which NVD
     limits to 10 in a rolling 60-second window."""
+    watch_interval_seconds: int = 600
+    """Seconds between watcher runs of the local server; 0 disables them."""
+    webhook_url: str = ""
+    """URL that watch-mode notifications are POSTed to; empty means none are sent."""
+    webhook_user: str = ""
+    webhook_password: str = ""
 
     @property
     def effective_database_url(self) -> str:
@@ -143,7 +149,33 @@ class Settings:
             feed_sources=env.get("FEED_SOURCES", DEFAULT_FEED_SOURCES),
             log_level=log_level,
             nvd_api_key=env.get("NVD_API_KEY", ""),
+            watch_interval_seconds=_watch_interval(env),
+            webhook_url=_webhook_url(env),
+            webhook_user=env.get("WEBHOOK_USER", ""),
+            webhook_password=env.get("WEBHOOK_PASSWORD", ""),
         )
+
+
+def _watch_interval(env: dict[str, str]) -> int:
+    text = env.get("WATCH_INTERVAL_SECONDS", "600")
+    try:
+        interval = int(text)
+    except ValueError:
+        raise SettingsError(
+            f"WATCH_INTERVAL_SECONDS={text!r} is not an integer; set seconds, or 0 to disable"
+        ) from None
+    if interval < 0:
+        raise SettingsError(
+            f"WATCH_INTERVAL_SECONDS={interval} is negative; set seconds, or 0 to disable"
+        )
+    return interval
+
+
+def _webhook_url(env: dict[str, str]) -> str:
+    url = env.get("WEBHOOK_URL", "")
+    if url and not url.startswith(("http://", "https://")):
+        raise SettingsError(f"WEBHOOK_URL={url!r} is not an http:// or https:// URL")
+    return url
 
 
 @functools.cache

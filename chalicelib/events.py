@@ -1,4 +1,4 @@
-"""Event handlers: analysis messages from SQS and the scheduled feed sync."""
+"""Event handlers: analysis messages from SQS, the scheduled feed sync and watchers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from chalice.app import SQSEvent
 from chalicelib.service.context import get_services
 from chalicelib.service.messages import handle_message
 from chalicelib.service.vulnerabilities import sync_feeds
+from chalicelib.service.watch import run_watchers
 
 logger = logging.getLogger(__name__)
 
@@ -49,3 +50,17 @@ def scheduled_feed_sync(event: object) -> None:
         result.updated_images,
         result.seconds,
     )
+
+
+@blueprint.schedule(Rate(10, unit=Rate.MINUTES))
+def scheduled_watch(event: object) -> None:
+    """Run the watchers of subscriptions and deliver their notifications.
+
+    The rate is fixed when the app is deployed; `WATCH_INTERVAL_SECONDS=0` turns the runs into
+    no-ops, and other values only set the local server's interval.
+    """
+    services = get_services()
+    if services.settings.watch_interval_seconds == 0:
+        logger.info("scheduled watch skipped: WATCH_INTERVAL_SECONDS is 0")
+        return
+    run_watchers(services)

@@ -1,7 +1,8 @@
 """Run the API and an in-process worker on one machine: what `make run` starts.
 
 It builds the services first (migrations, the default bundle, queued work left by an earlier
-run), then serves the Chalice app with Chalice's local server on `HOST`:`PORT`.
+run), starts the watchers every `WATCH_INTERVAL_SECONDS` on a background thread, then serves
+the Chalice app with Chalice's local server on `HOST`:`PORT`.
 """
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 
 from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, LocalDevServer, RouteMatcher
 
 from chalicelib.config import SettingsError, get_settings
-from chalicelib.service.context import get_services
+from chalicelib.service.context import Services, get_services
 from chalicelib.service.images import requeue_unfinished
+from chalicelib.service.watch import run_watchers
 from chalicelib.store import StoreError
 from chalicelib.vulns.interface import FeedError
 from chalicelib.vulns.sources import parse_feed_sources
@@ -56,6 +59,23 @@ class ApiRequestHandler(ChaliceRequestHandler):
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
 
+def _start_watch_loop(services: Services, interval: float) -> threading.Thread:
+    """Run the watchers every `interval` seconds on a daemon thread, first after one interval."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                run_watchers(services)
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failed run
+                logger.exception("watch run failed; trying again in %s s", interval)
+
+    thread = threading.Thread(target=loop, name="plimsoll-watch", daemon=True)
+    thread.start()
+    logger.info("watchers scheduled: interval_seconds=%s", interval)
+    return thread
+
+
 def main() -> None:
     """Start the local server and serve until interrupted; exit 2 with a message on bad setup."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -78,6 +98,8 @@ def main() -> None:
         )
     if not settings.queue_url:
         requeue_unfinished(services)
+    if settings.watch_interval_seconds:
+        _start_watch_loop(services, settings.watch_interval_seconds)
     config = factory.create_config_obj(chalice_stage_name="local")
     try:
         server = LocalDevServer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 
@@ -92,6 +93,9 @@ def require_supported(kind: str, value: str, supported: list[str]) -> None:
 def add_image() -> object:
     force = query_bool(blueprint, "force", False)
     request = parse_add_request(json_body(blueprint), force)
+    request = dataclasses.replace(
+        request, autosubscribe=query_bool(blueprint, "autosubscribe", False)
+    )
     record = image_service.add_image(get_services(), request)
     return json_response([render.image(record)])
 

@@ -23,6 +23,7 @@ from chalicelib.service.errors import (
     UpstreamError,
 )
 from chalicelib.service.registries import registry_client
+from chalicelib.service.subscriptions import ensure_tag_subscriptions
 from chalicelib.service.vulnerabilities import match_image
 from chalicelib.vulns.interface import VulnsError
 from chalicelib.store import ImageRecord, ImageSummary, NewImage, StoreError
@@ -45,6 +46,11 @@ class AddImageRequest:
     annotations: dict = dataclasses.field(default_factory=dict)
     force: bool = False
     created_at: datetime.datetime | None = None
+    autosubscribe: bool = False
+    """Whether the tag's `tag_update` subscription is switched on (Anchore's query parameter)."""
+    reactivate_subscriptions: bool = True
+    """Whether existing tag subscriptions are switched on again, as for a user's add; watchers
+    that add images pass False so they leave the user's choices alone."""
 
 
 def decode_dockerfile(value: str | None) -> str | None:
@@ -63,7 +69,8 @@ def add_image(services: Services, request: AddImageRequest) -> ImageRecord:
     """Resolve the reference against its registry, store the image and queue its analysis.
 
     Adding an image that is already stored returns it, with new tags and annotations merged.
-    Its analysis is queued again only with `force` or after a failed analysis.
+    Its analysis is queued again only with `force` or after a failed analysis. The four
+    subscriptions of the tag are created when missing (see `ensure_tag_subscriptions`).
     """
     try:
         reference = parse_reference(request.pullstring)
@@ -93,6 +100,14 @@ def add_image(services: Services, request: AddImageRequest) -> ImageRecord:
             created_at=request.created_at,
         )
     )
+    if named.fulltag is not None:
+        ensure_tag_subscriptions(
+            services,
+            named.fulltag,
+            record,
+            autosubscribe=request.autosubscribe,
+            reactivate=request.reactivate_subscriptions,
+        )
     requeue = request.force or record.analysis_status == "analysis_failed"
     if requeue and not created:
         services.store.reset_analysis(record.digest)
