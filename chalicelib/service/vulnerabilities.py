@@ -51,6 +51,9 @@ REMATCH_PAGE_SIZE = 200
 LOOKUP_CACHE_RECORDS = 20_000
 """Records that re-matching keeps for reuse by the next images; older lookups are dropped."""
 
+MATCH_CACHE_MATCHES = 20_000
+"""Matches of single packages that re-matching keeps for reuse by the next images."""
+
 EVENT_SYNC_STARTED = "system.feeds.sync.started"
 EVENT_SYNC_COMPLETED = "system.feeds.sync.completed"
 EVENT_SYNC_FAILED = "system.feeds.sync.failed"
@@ -416,6 +419,7 @@ def rematch_all(services: Services, changes: RematchChanges | None = None) -> tu
     """
     by_namespace = _changes_by_namespace(changes)
     lookup = CachedLookup(services.store.find_vuln_records, max_records=LOOKUP_CACHE_RECORDS)
+    matcher = PackageMatchCache(lookup, max_matches=MATCH_CACHE_MATCHES)
     rematched = updated = candidates = 0
     after: str | None = None
     while True:
@@ -427,7 +431,7 @@ def rematch_all(services: Services, changes: RematchChanges | None = None) -> tu
         after = digests[-1]
         candidates += len(digests)
         try:
-            page_rematched, page_updated = _rematch_page(services, digests, lookup, by_namespace)
+            page_rematched, page_updated = _rematch_page(services, digests, matcher, by_namespace)
         except StoreError as error:
             logger.error(
                 "re-matching a page failed: images=%d first_digest=%s error=%s",
@@ -463,7 +467,7 @@ def _changes_by_namespace(
 def _rematch_page(
     services: Services,
     digests: list[str],
-    lookup: RecordLookup,
+    matcher: PackageMatchCache,
     changes: dict[str, frozenset[str] | None] | None,
 ) -> tuple[int, int]:
     """Match one page of images again and store what changed in one transaction."""
@@ -472,7 +476,7 @@ def _rematch_page(
     writes: list[RematchWrite] = []
     rematched = updated = 0
     for state in states:
-        write, diff = _rematch_state(services, state, lookup, changes, now)
+        write, diff = _rematch_state(services, state, matcher, changes, now)
         if write is not None:
             writes.append(write)
         if diff is not None:
@@ -486,7 +490,7 @@ def _rematch_page(
 def _rematch_state(
     services: Services,
     state: StoredMatchState,
-    lookup: RecordLookup,
+    matcher: PackageMatchCache,
     changes: dict[str, frozenset[str] | None] | None,
     now: datetime.datetime,
 ) -> tuple[RematchWrite | None, MatchDiff | None]:
@@ -510,7 +514,7 @@ def _rematch_state(
     ):
         return (RematchWrite(image.digest, lookups=new_lookups) if new_lookups else None), None
 
-    matches = match_packages(packages, distro, lookup)
+    matches = matcher.match(packages, distro)
     diff = diff_matches(state.matches, matches)
     if not diff:
         write = RematchWrite(image.digest, lookups=new_lookups) if new_lookups else None
@@ -649,6 +653,73 @@ class CachedLookup:
         while self._records > self._max_records and self._cache:
             _, records = self._cache.popitem(last=False)
             self._records -= len(records)
+
+
+class PackageMatchCache:
+    """Matching of stored package lists that reuses the matches of packages seen before.
+
+    Images share most of their packages, and comparing versions dominates the cost of matching,
+    so each distinct package of a distro is matched once. `match_packages` matches every
+    package on its own, so an image's matches are those of its packages, sorted as
+    `match_packages` sorts them. The cache key is made of the fields that `image_packages`
+    stores, so a package with `metadata` (from an analysis report) must not be passed. With
+    `max_matches`, the packages used least recently are dropped once the cache contains more
+    matches than that, counting a package without matches as one.
+    """
+
+    def __init__(self, lookup: RecordLookup, *, max_matches: int) -> None:
+        """Match against the records of `lookup`, keeping about `max_matches` matches."""
+        self._lookup = lookup
+        self._max_matches = max_matches
+        self._cache: OrderedDict[tuple[Any, ...], list[VulnMatch]] = OrderedDict()
+        self._size = 0
+
+    def match(self, packages: Sequence[Package], distro: Distro | None) -> list[VulnMatch]:
+        """Return what `match_packages(packages, distro, lookup)` returns."""
+        distro_key = (distro.id, distro.version_id) if distro else None
+        keys = [(*_package_key(package), distro_key) for package in packages]
+        missing = [package for key, package in zip(keys, packages) if key not in self._cache]
+        if missing:
+            self._look_up(missing, distro)
+
+        matches: list[VulnMatch] = []
+        for key, package in zip(keys, packages):
+            cached = self._cache.get(key)
+            if cached is None:
+                cached = self._cache[key] = match_packages([package], distro, self._lookup)
+                self._size += max(len(cached), 1)
+            else:
+                self._cache.move_to_end(key)
+            matches.extend(cached)
+        self._evict()
+        matches.sort(key=lambda m: (-m.severity.rank, m.vuln_id, m.package_name, m.package_path))
+        return matches
+
+    def _look_up(self, packages: list[Package], distro: Distro | None) -> None:
+        """Fetch the records of `packages` with one lookup per namespace, as a batch."""
+        names: dict[str, set[str]] = {}
+        for namespace, name in image_lookups(packages, distro):
+            names.setdefault(namespace, set()).add(name)
+        for namespace, namespace_names in sorted(names.items()):
+            self._lookup(namespace, sorted(namespace_names))
+
+    def _evict(self) -> None:
+        while self._size > self._max_matches and self._cache:
+            _, matches = self._cache.popitem(last=False)
+            self._size -= max(len(matches), 1)
+
+
+def _package_key(package: Package) -> tuple[Any, ...]:
+    """Return the fields of a stored package that matching reads."""
+    return (
+        package.name,
+        package.version,
+        package.type,
+        package.location,
+        package.source_name,
+        package.source_version,
+        package.purl,
+    )
 
 
 def vulnerability_row(match: VulnMatch) -> dict[str, Any]:

@@ -522,3 +522,28 @@ def test_cached_lookup_drops_oldest_records() -> None:
     cached("pypi", ["b"])
 
     assert calls == [["a"], ["b"], ["c"], ["b"]]
+
+
+def test_package_match_cache_equals_matcher(services: Services) -> None:
+    from chalicelib.analysis.interface import Package
+    from chalicelib.vulns.matcher import match_packages
+
+    vuln_service.sync_feeds(services)
+    lookup = services.store.find_vuln_records
+    packages = [
+        Package.model_validate(REQUESTS_2_19),
+        Package.model_validate(JINJA2_2_10),
+        Package.model_validate({**REQUESTS_2_19, "location": "/app/requests"}),
+        Package.model_validate({**REQUESTS_2_19, "version": "2.31.0"}),
+        Package.model_validate(REQUESTS_2_19),
+    ]
+    expected = match_packages(packages, None, lookup)
+
+    for max_matches in (1, 10_000):
+        cache = vuln_service.PackageMatchCache(lookup, max_matches=max_matches)
+        first = cache.match(packages, None)
+        second = cache.match(packages[::-1], None)
+
+        assert len(expected) >= 8
+        assert first == expected
+        assert second == match_packages(packages[::-1], None, lookup)
