@@ -1,6 +1,15 @@
 """HTTP API blueprints speaking Anchore Engine's v1 API."""
 
-from chalicelib.api import evaluations, images, policies, query, registries, sboms, system
+from chalicelib.api import (
+    evaluations,
+    images,
+    policies,
+    query,
+    registries,
+    sboms,
+    subscriptions,
+    system,
+)
 
 BLUEPRINTS = (
     images.blueprint,
@@ -10,6 +19,7 @@ BLUEPRINTS = (
     query.blueprint,
     sboms.blueprint,
     registries.blueprint,
+    subscriptions.blueprint,
 )
 
 __all__ = ["BLUEPRINTS"]

@@ -279,7 +279,7 @@ def add_repository(
         "autosubscribe": autosubscribe,
         "lookuptag": lookuptag or DEFAULT_LOOKUP_TAG,
         "tagcount": len(tags),
-        "repotags": tags if dryrun else stored_tags,
+        "repotags": sorted(tags) if dryrun else stored_tags,
     }
     text = json.dumps(value)
     if dryrun:
