@@ -147,7 +147,11 @@ def normalize_path(name: str) -> str:
 
     `./` prefixes and duplicate slashes go, and `..` cannot climb above `/`.
     """
-    path = posixpath.normpath("/" + name.lstrip("/"))
+    path = "/" + name.lstrip("/")
+    if "//" not in path and "/." not in path:
+        # Most names have no empty, `.` or `..` component, so only a final "/" needs to go.
+        return path.rstrip("/") or "/"
+    path = posixpath.normpath(path)
     # normpath keeps a leading "//" (POSIX leaves its meaning to the implementation).
     return "/" + path.lstrip("/") if path.startswith("//") else path
 

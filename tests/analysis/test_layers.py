@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import posixpath
 from collections.abc import Callable
 
 import pytest
@@ -225,3 +226,17 @@ def test_layer_uncompressed_size() -> None:
     data = layer_bytes([file("a", "x")], compress=False)
     contents = read([file("a", "x")])
     assert contents.uncompressed_size == len(data)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "", "/", "./", ".", "..", "../..", "usr/lib/", "./usr/lib/x", "usr//lib", "//usr/lib",
+        "usr/./lib", "usr/../../etc/passwd", "usr/.hidden/x", "usr/lib/.", "a/b/..", "...",
+        "usr/lib/x.so.1", "/usr/lib/", "a/.../b", "a/..b/c", "a//", "///",
+    ],
+)
+def test_normalize_path_agrees_with_normpath(name: str) -> None:
+    expected = posixpath.normpath("/" + name.lstrip("/"))
+    expected = "/" + expected.lstrip("/")
+    assert normalize_path(name) == expected
