@@ -49,8 +49,8 @@ class AddImageRequest:
     autosubscribe: bool = False
     """Whether the tag's `tag_update` subscription is switched on (Anchore's query parameter)."""
     reactivate_subscriptions: bool = True
-    """Whether existing tag subscriptions are switched on again, as for a user's add; watchers
-    that add images pass False so they leave the user's choices alone."""
+    """Whether existing tag subscriptions are switched on again, as a user's add does.
+    Watchers pass False, so they leave the user's choices alone."""
 
 
 def decode_dockerfile(value: str | None) -> str | None:

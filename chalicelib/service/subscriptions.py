@@ -194,7 +194,7 @@ def ensure_tag_subscriptions(
     New ones start as Anchore starts them: `analysis_update` active, `tag_update` active only
     with `autosubscribe`, `policy_eval` and `vuln_update` inactive. With `reactivate`, as for a
     user's add, an existing `analysis_update` is switched on again, and so is `tag_update`
-    with `autosubscribe`; `policy_eval` and `vuln_update` keep their state.
+    with `autosubscribe`. Existing `policy_eval` and `vuln_update` keep their state.
     """
     store = services.store
     now = datetime.datetime.now(datetime.UTC).isoformat()
@@ -212,7 +212,9 @@ def ensure_tag_subscriptions(
                     fulltag, subscription_type, active=active, watch_state=state
                 )
             except StoreConflictError:
-                logger.debug("subscription added concurrently: type=%s key=%s", subscription_type, fulltag)
+                logger.debug(
+                    "subscription added concurrently: type=%s key=%s", subscription_type, fulltag
+                )
             continue
         switch_on = subscription_type == ANALYSIS_UPDATE or (
             subscription_type == TAG_UPDATE and autosubscribe

@@ -51,7 +51,7 @@ EVENT_LIMIT = 1000
 
 @dataclasses.dataclass
 class WatchResult:
-    """What one run of the watchers did."""
+    """Counts and errors of one run of the watchers."""
 
     images_added: list[str] = dataclasses.field(default_factory=list)
     """Digests added because a watched tag moved or a watched repository got a tag."""
@@ -129,7 +129,12 @@ def watch_tag(services: Services, subscription: SubscriptionRecord, result: Watc
 
     images = services.store.list_images(fulltag=fulltag)
     latest = newest_image(images, fulltag)
-    if latest is not None and latest.digest == resolved.manifest_digest:
+    # The digest this watcher saw last wins over the store's newest one. A tag moved back to
+    # an older digest keeps that digest's old tag row, so the store would keep naming the
+    # other digest as newest and every run would report the move again.
+    state = subscription.watch_state or {}
+    seen = state.get("digest") or (latest.digest if latest is not None else None)
+    if seen == resolved.manifest_digest:
         return
     annotations = dict(latest.annotations) if latest is not None else {}
     record = add_image(
@@ -141,12 +146,12 @@ def watch_tag(services: Services, subscription: SubscriptionRecord, result: Watc
             reactivate_subscriptions=False,
         ),
     )
+    services.store.update_subscription(
+        subscription.subscription_id, watch_state={"digest": record.digest}
+    )
     result.images_added.append(record.digest)
     logger.info(
-        "watched tag moved: tag=%s previous=%s current=%s",
-        fulltag,
-        latest.digest if latest else None,
-        record.digest,
+        "watched tag moved: tag=%s previous=%s current=%s", fulltag, seen, record.digest
     )
     queue_notification(
         services,
@@ -353,8 +358,9 @@ def queue_notification(
     Nothing is stored, and None returned, when `WEBHOOK_URL` is not set.
     """
     if not services.settings.webhook_url:
-        logger.debug("notification not queued, WEBHOOK_URL is empty: type=%s key=%s",
-                     notification_type, key)
+        logger.debug(
+            "notification not queued, WEBHOOK_URL is empty: type=%s key=%s", notification_type, key
+        )
         return None
     notification_id = uuid.uuid4().hex
     payload = {
@@ -367,7 +373,9 @@ def queue_notification(
     services.store.add_notification(notification_id, notification_type, key, payload)
     if result is not None:
         result.notifications_queued += 1
-    logger.info("notification queued: type=%s key=%s id=%s", notification_type, key, notification_id)
+    logger.info(
+        "notification queued: type=%s key=%s id=%s", notification_type, key, notification_id
+    )
     return notification_id
 
 

@@ -454,7 +454,7 @@ class SubscriptionRow(Base):
     subscription_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean)
     watch_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    """What the watcher of this subscription saw last; never shown in the API."""
+    """The state the watcher of this subscription recorded last; not part of the API."""
     created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
     last_updated: Mapped[datetime.datetime] = mapped_column(UtcDateTime)
 

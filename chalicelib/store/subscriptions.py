@@ -31,7 +31,7 @@ class SubscriptionRecord:
     created_at: datetime.datetime
     last_updated: datetime.datetime
     watch_state: dict[str, Any] | None = None
-    """What the watcher of this subscription saw last, for example the digest and status."""
+    """The state the watcher of this subscription recorded last, such as a digest."""
 
 
 @dataclasses.dataclass(frozen=True)

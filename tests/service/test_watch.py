@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.config import Settings
+from chalicelib.config import Settings, SettingsError
 from chalicelib.service.context import Services, build_services
 from chalicelib.service.images import AddImageRequest, add_image
 from chalicelib.service.subscriptions import add_repository, repository_value
@@ -51,7 +51,9 @@ def services(
     built.store.close()
 
 
-def push_version(registry_address: str, tmp_path: Path, repository: str, tag: str, text: str) -> str:
+def push_version(
+    registry_address: str, tmp_path: Path, repository: str, tag: str, text: str
+) -> str:
     """Push a one-file image whose content is `text` as `repository:tag`; return the tag."""
     builder = ImageBuilder()
     builder.add_layer().add_file("/etc/watch-version", text.encode())
@@ -122,13 +124,36 @@ def test_tag_update_adds_and_analyzes_new_digest(
     assert payload["annotations"] == {"team": "blue"}
     assert services.store.list_notifications() == []
 
-    # The next run sees the new image analyzed and reports it; the tag has not moved again.
+    # The next run finds the new image analyzed and reports it; the tag has not moved again.
     again = run_watchers(services)
     assert again.images_added == []
     assert len(payloads(webhook, "tag_update")) == 1
     analysis = payloads(webhook, "analysis_update")
     assert [p["curr_eval"]["imageDigest"] for p in analysis][-1] == second
     assert analysis[-1]["curr_eval"]["analysis_status"] == "analyzed"
+
+
+def test_tag_moved_back_reported_once(
+    services: Services,
+    webhook: WebhookReceiver,  # noqa: F811
+    registry_address: str,
+    tmp_path: Path,
+) -> None:
+    repository = unique_repository()
+    tag = push_version(registry_address, tmp_path, repository, "latest", "one")
+    first = add_image(services, AddImageRequest(pullstring=tag, autosubscribe=True))
+    push_version(registry_address, tmp_path, repository, "latest", "two")
+    second = run_watchers(services).images_added
+
+    push_version(registry_address, tmp_path, repository, "latest", "one")
+    back = run_watchers(services).images_added
+    after = run_watchers(services).images_added
+
+    assert len(second) == 1
+    assert back == [first.digest]
+    assert after == []
+    currents = [payload["curr_eval"] for payload in payloads(webhook, "tag_update")]
+    assert currents == [second, [first.digest]]
 
 
 def test_inactive_subscriptions_send_nothing(
@@ -154,8 +179,9 @@ def test_inactive_subscriptions_send_nothing(
     assert [image.digest for image in services.store.list_images(fulltag=tag)] == [first.digest]
 
 
-def test_add_image_creates_tag_subscriptions(services: Services, registry_address: str,
-                                             tmp_path: Path) -> None:
+def test_add_image_creates_tag_subscriptions(
+    services: Services, registry_address: str, tmp_path: Path
+) -> None:
     tag = push_version(registry_address, tmp_path, unique_repository(), "1", "one")
     add_image(services, AddImageRequest(pullstring=tag))
     active = {s.subscription_type: s.active for s in services.store.list_subscriptions(key=tag)}
@@ -219,8 +245,9 @@ def test_repo_update_adds_new_tag(
     assert tag_update.active
 
 
-def test_dry_run_repository_stores_nothing(services: Services, registry_address: str,
-                                           tmp_path: Path) -> None:
+def test_dry_run_repository_stores_nothing(
+    services: Services, registry_address: str, tmp_path: Path
+) -> None:
     repository = unique_repository()
     push_version(registry_address, tmp_path, repository, "1", "one")
     record = add_repository(
@@ -391,3 +418,29 @@ def test_vuln_update_sends_recorded_diff(
     added = updates[0]["diff_vulnerability_result"]["added"]
     assert [row["vuln"] for row in added] == ["CVE-2026-0001"]
     assert json.dumps(updates[0])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("ten", "is not an integer"), ("-1", "is negative")],
+)
+def test_watch_interval_setting_rejects(value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"WATCH_INTERVAL_SECONDS": value})
+
+
+def test_webhook_settings_read() -> None:
+    settings = Settings.from_env(
+        {
+            "WATCH_INTERVAL_SECONDS": "0",
+            "WEBHOOK_URL": "http://127.0.0.1:9/<notification_type>",
+            "WEBHOOK_USER": "hook",
+            "WEBHOOK_PASSWORD": "pw",
+        }
+    )
+    assert settings.watch_interval_seconds == 0
+    assert settings.webhook_url == "http://127.0.0.1:9/<notification_type>"
+    assert settings.webhook_user == "hook"
+    assert settings.webhook_password == "pw"
+    with pytest.raises(SettingsError, match="WEBHOOK_URL"):
+        Settings.from_env({"WEBHOOK_URL": "127.0.0.1:9/hook"})

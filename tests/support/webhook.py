@@ -22,7 +22,7 @@ class ReceivedPost:
 
 
 class WebhookReceiver:
-    """Records POSTed JSON bodies; answers 200, or the status set for a path in `failing`."""
+    """Records POSTed JSON bodies and returns 200, or the status set for the path in `failing`."""
 
     def __init__(self) -> None:
         self.posts: list[ReceivedPost] = []
