@@ -303,7 +303,8 @@ def watch_policy(services: Services, subscription: SubscriptionRecord, result: W
     """Evaluate the tag's newest analyzed image; notify when the final action changes.
 
     The first evaluation after the subscription is switched on is notified too, with an empty
-    `last_eval`. Evaluations are stored as the check API stores them, and an unchanged image,
+    `last_eval`. The extra digests that Anchore reads from the value (`{"digests": [...]}`)
+    are not evaluated. Evaluations are stored as the check API stores them, and an unchanged image,
     bundle and feed state reuses the stored one.
     """
     fulltag = subscription.subscription_key
@@ -381,6 +382,8 @@ def queue_notification(
 
 def newest_image(images: list[ImageRecord], fulltag: str) -> ImageRecord | None:
     """Return the image whose row for `fulltag` was created last: the tag's current image."""
+    # NOTE: after a tag moves back to an older digest, this still returns the digest it moved
+    # away from, because the older digest's tag row keeps its first creation time.
     history = _tag_history(images, fulltag)
     return history[-1] if history else None
 
