@@ -76,8 +76,8 @@ def run_watchers(services: Services) -> WatchResult:
         (POLICY_EVAL, watch_policy),
     ]
     for subscription_type, watcher in watchers:
-        # Only the state-tracking watchers read inactive subscriptions, to keep their state
-        # current, so switching one on does not report what happened while it was off.
+        # The analysis and vulnerability watchers read inactive subscriptions too and only move
+        # their state forward, so switching one on does not report what happened while it was off.
         only_active = subscription_type in (REPO_UPDATE, TAG_UPDATE, POLICY_EVAL)
         try:
             subscriptions = services.store.list_subscriptions(
@@ -93,6 +93,16 @@ def run_watchers(services: Services) -> WatchResult:
                 _fail(
                     result,
                     f"{subscription_type} watcher failed on {subscription.subscription_key}: {exc}",
+                )
+            except Exception as exc:  # noqa: BLE001 - one subscription must not stop the others
+                logger.exception(
+                    "watcher crashed: type=%s key=%s",
+                    subscription_type,
+                    subscription.subscription_key,
+                )
+                result.errors.append(
+                    f"{subscription_type} watcher crashed on {subscription.subscription_key}: "
+                    f"{exc!r}"
                 )
     result.delivery = deliver_notifications(services)
     logger.info(

@@ -17,9 +17,11 @@ from chalicelib.service.context import Services, build_services
 from chalicelib.service.images import AddImageRequest, add_image
 from chalicelib.service.subscriptions import add_repository, repository_value
 from chalicelib.service.vulnerabilities import MatchDiff, vuln_update_events
+from chalicelib.service import watch
 from chalicelib.service.watch import queue_notification, run_watchers
 from chalicelib.service.webhooks import deliver_notifications
 from chalicelib.store import ImageRecord
+from chalicelib.store.subscriptions import SubscriptionRecord
 from tests.store.factories import vuln_match
 from tests.support.postgres import PostgresCluster, postgres_cluster  # noqa: F401
 from tests.support.webhook import WebhookReceiver, webhook  # noqa: F401
@@ -283,6 +285,26 @@ def test_registry_error_recorded_and_others_continue(
     assert len(events) == 1
     assert events[0].level == "error"
     assert len(payloads(webhook, "tag_update")) == 1
+
+
+def test_crashing_watcher_does_not_stop_others(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("r.example/a:1", "r.example/b:1"):
+        services.store.add_subscription(key, "analysis_update", active=True)
+    seen: list[str] = []
+
+    def crash_on_a(services: Services, subscription: SubscriptionRecord, result: object) -> None:
+        seen.append(subscription.subscription_key)
+        if subscription.subscription_key == "r.example/a:1":
+            raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(watch, "watch_analysis", crash_on_a)
+    result = run_watchers(services)
+
+    assert seen == ["r.example/a:1", "r.example/b:1"]
+    assert len(result.errors) == 1
+    assert "crashed on r.example/a:1" in result.errors[0]
 
 
 def test_unreachable_webhook_keeps_notifications(
