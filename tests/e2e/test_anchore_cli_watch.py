@@ -1,13 +1,25 @@
-"""anchore-cli 0.9.3 `subscription` and `repo` commands against the server `make run` starts."""
+"""Watch mode end to end: anchore-cli 0.9.3 `subscription` and `repo` commands against the
+server `make run` starts, and that server's background watchers."""
 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+import requests
+
+from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_anchore_cli import Cli, anchore_cli, cli  # noqa: F401 - fixtures
+from tests.support.webhook import WebhookReceiver, webhook  # noqa: F401 - fixture
 from tools.imagebuild import ImageBuilder, push
+from tools.registry import free_port, loopback_env
 
 
 def table_rows(output: str) -> set[tuple[str, ...]]:
@@ -74,3 +86,87 @@ def test_anchore_cli_repo_commands(
 
     assert "Success" in cli.run("repo", "del", name)
     assert name not in cli.run("repo", "list")
+
+
+@pytest.fixture
+def watching_server(
+    tmp_path: Path, webhook: WebhookReceiver  # noqa: F811
+) -> Iterator[str]:
+    """Start `python -m chalicelib.local` with watchers every second; yield the API base URL."""
+    port = free_port()
+    env = dict(
+        loopback_env(),
+        HOST="127.0.0.1",
+        PORT=str(port),
+        DATA_DIR=str(tmp_path / "data"),
+        ADMIN_PASSWORD=PASSWORD,
+        FEED_SOURCES="",
+        WATCH_INTERVAL_SECONDS="1",
+        WEBHOOK_URL=webhook.url + "/<notification_type>",
+    )
+    env.pop("DATABASE_URL", None)
+    env.pop("QUEUE_URL", None)
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.local"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=log,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _healthy(base), 60, f"the server did not start:\n{log_path}")
+        yield base + "/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return requests.get(base + "/health", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, message: str) -> None:
+    """Poll `condition` every 0.2 s until it holds; fail with `message` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(message)
+        time.sleep(0.2)
+
+
+def test_local_server_watches_tags(
+    watching_server: str,
+    webhook: WebhookReceiver,  # noqa: F811
+    registry_address: str,
+    tmp_path: Path,
+) -> None:
+    repository = f"e2e-loop/{uuid.uuid4().hex[:8]}"
+    tag = push_image(registry_address, tmp_path, repository, "1")
+    response = requests.post(
+        watching_server + "/images?autosubscribe=true",
+        json={"tag": tag},
+        auth=("admin", PASSWORD),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    first = response.json()[0]["imageDigest"]
+
+    # Same tag, new content: the background watchers must add the new digest and notify.
+    builder = ImageBuilder()
+    builder.add_layer().add_file("/etc/e2e-watch", b"moved")
+    layout = tmp_path / "layout-moved"
+    builder.write_oci_layout(layout, "moved")
+    push(layout, "moved", tag)
+    wait_until(
+        lambda: bool(webhook.bodies("/tag_update")),
+        120,
+        "no tag_update notification arrived from the local server's watchers",
+    )
+
+    payload = webhook.bodies("/tag_update")[0]["data"]["notification_payload"]
+    assert payload["subscription_key"] == tag
+    assert payload["last_eval"] == [first]
+    assert payload["curr_eval"][0] != first
