@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python -m benchmarks.vulns_sync_memory [--records 5000] [--factors 1,4]
         [--sources pypa|pypa,go] [--no-tracemalloc]
+    .venv/bin/python -m benchmarks.vulns_sync_memory --compare-readers 128000
 
 It builds zip archives of OSV JSON records from the real records of ../shared/feeds (PyPA by
 default; with `--sources pypa,go` the Go vulnerability database too), each record copied under
@@ -12,6 +13,10 @@ store in a new Python process. It reports the peak of the memory Python allocate
 sync (`tracemalloc`, started right before it, unless `--no-tracemalloc`) and the process's
 peak resident set size (`VmHWM`, see `peak_rss_kib`). A sync that streams stays near the same
 peak for all.
+
+`--compare-readers COUNT` instead builds a zip of COUNT small members and reads every member
+under `tracemalloc` with each reader: `zipfile` with its member list sorted by name, as the sync
+read archives before, and `chalicelib.vulns.ziparchive`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,7 @@ from typing import Any
 import yaml
 
 from benchmarks.vulns_common import FEEDS, machine
+from chalicelib.vulns.ziparchive import iter_zip_members, read_zip_member
 
 PYPA = FEEDS / "pypi" / "pypa-advisory-database" / "vulns"
 GO = FEEDS / "go" / "golang-vulndb" / "data" / "osv"
@@ -99,6 +107,36 @@ def sync_in_child(archive: Path, database: Path, *, trace: bool = True) -> dict[
     return json.loads(output.strip().splitlines()[-1])
 
 
+def compare_readers(count: int) -> None:
+    """Print the peak of Python allocations and the time of reading a zip with both readers."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "members.zip"
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for index in range(count):
+                archive.writestr(f"GHSA-{index:08d}-COPY{index % 64}.json", b'{"id": %d}' % index)
+        size = path.stat().st_size
+        for name in ("zipfile", "ziparchive"):
+            tracemalloc.start()
+            started = time.perf_counter()
+            total = 0
+            with path.open("rb") as stream:
+                if name == "zipfile":
+                    with zipfile.ZipFile(stream) as archive:
+                        for info in sorted(archive.infolist(), key=lambda info: info.filename):
+                            total += len(archive.read(info))
+                else:
+                    for member in iter_zip_members(stream, size):
+                        total += len(read_zip_member(stream, size, member))
+            seconds = time.perf_counter() - started
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            print(
+                f"{name}: {count} members, {total} bytes read, Python allocations peak "
+                f"{peak / 2**20:.1f} MiB, {seconds:.1f} s, load average {os.getloadavg()}",
+                flush=True,
+            )
+
+
 def main() -> None:
     """Run the benchmark and print its results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -108,7 +146,17 @@ def main() -> None:
     parser.add_argument(
         "--no-tracemalloc", action="store_true", help="measure peak RSS without tracemalloc"
     )
+    parser.add_argument(
+        "--compare-readers",
+        type=int,
+        metavar="COUNT",
+        help="only compare zipfile and ziparchive on a zip of COUNT members",
+    )
     arguments = parser.parse_args()
+    if arguments.compare_readers:
+        print(f"machine: {machine()}, load average {os.getloadavg()}")
+        compare_readers(arguments.compare_readers)
+        return
     sources = source_records(arguments.sources.split(","))
 
     print(f"machine: {machine()}, load average {os.getloadavg()}")
