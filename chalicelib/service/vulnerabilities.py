@@ -592,6 +592,8 @@ def rematch_image(
 
 
 def _stored_packages(services: Services, digest: str) -> list[Package]:
+    # NOTE: stored packages have no `metadata`, so a Java package, which is looked up by the
+    # groupId of its pom.properties, gets no lookup and no match when an image is re-matched.
     packages = services.store.get_image_packages(digest)
     if packages is not None:
         return packages
