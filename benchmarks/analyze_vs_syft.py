@@ -11,10 +11,11 @@ here, and a small one. Each is written as an OCI layout with gzip layers and as 
 archive under `.cache/bench-images`. Syft 1.18.1 and `isal` are installed into the separate
 virtual environment `.cache/bench-venv`, never into the project's requirements.
 
-For every image and format it reports the wall time and the peak RSS of both tools (from GNU
-`time`), the floor (the time `isal` needs only to decompress the gzip layers once,
-and Python's `zlib` for comparison), the packages found per Syft type, and every (name,
-version, type) that only one of the tools found.
+For every image and format it reports the wall time, the CPU time (user plus system) and the
+peak RSS of both tools (from GNU `time`), the floor (the time `isal` needs only to decompress
+the gzip layers once, and Python's `zlib` for comparison), the packages found per Syft type,
+and every (name, version, type) that only one of the tools found. The CPU ratio to the floor's
+CPU time moves less than the wall time ratio when other work shares the machine.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class ToolRun:
     """One run of an analyzer on one image archive."""
 
     seconds: float
+    cpu_seconds: float
+    """User plus system CPU time."""
     max_rss_mib: float
     packages: set[tuple[str, str, str]]
 
@@ -113,11 +116,13 @@ def main() -> None:
     details: dict[str, object] = {}
     for name in args.images.split(","):
         layout, archive = _build(name)
-        floor_isal, floor_zlib, gzip_mib, tar_mib, entries = _floor(bench_python, layout)
+        floor_isal, floor_cpu, floor_zlib, gzip_mib, tar_mib, entries = _floor(
+            bench_python, layout
+        )
         print(
             f"\n## {name}: {tar_mib:.0f} MiB uncompressed, {entries} tar entries, "
-            f"{gzip_mib:.0f} MiB of gzip layers; floor isal {floor_isal:.2f} s, "
-            f"zlib {floor_zlib:.2f} s"
+            f"{gzip_mib:.0f} MiB of gzip layers; floor isal {floor_isal:.2f} s "
+            f"({floor_cpu:.2f} s CPU), zlib {floor_zlib:.2f} s"
         )
         for label, source in (
             ("oci-dir", f"oci-dir:{layout}"),
@@ -125,7 +130,7 @@ def main() -> None:
         ):
             plimsoll = _best(args.runs, lambda source=source: _run_plimsoll(source))
             syft_run = _best(args.runs, lambda source=source: _run_syft(syft, source))
-            _print_row(name, label, plimsoll, syft_run, floor_isal)
+            _print_row(name, label, plimsoll, syft_run, floor_isal, floor_cpu)
             if label == "oci-dir":
                 details[name] = _print_differences(plimsoll.packages, syft_run.packages)
     if args.details:
@@ -258,6 +263,7 @@ from isal import isal_zlib
 blobs = json.loads(sys.argv[1])
 def run(module):
     started = time.perf_counter()
+    cpu = time.process_time()
     total = 0
     for path in blobs:
         with open(path, "rb") as f:
@@ -265,19 +271,22 @@ def run(module):
             while chunk := f.read(1 << 20):
                 total += len(d.decompress(chunk))
             total += len(d.flush())
-    return time.perf_counter() - started, total
-isal_s, size = min(run(isal_zlib) for _ in range(3))
-zlib_s, _ = run(zlib)
+    return time.perf_counter() - started, time.process_time() - cpu, total
+isal_s, isal_cpu, size = min(run(isal_zlib) for _ in range(3))
+zlib_s, _, _ = run(zlib)
 entries = 0
 for path in blobs:
     with tarfile.open(path, "r:gz") as t:
         entries += sum(1 for _ in t)
-print(json.dumps([isal_s, zlib_s, size, entries]))
+print(json.dumps([isal_s, isal_cpu, zlib_s, size, entries]))
 """
 
 
-def _floor(python: Path, layout: Path) -> tuple[float, float, float, float, int]:
-    """Return isal and zlib seconds, gzip MiB, tar MiB and tar entries of the layout's layers."""
+def _floor(python: Path, layout: Path) -> tuple[float, float, float, float, float, int]:
+    """Return isal wall and CPU seconds, zlib seconds, gzip MiB, tar MiB and tar entries.
+
+    The isal run with the least wall time of three is kept, with its CPU time.
+    """
     index = json.loads((layout / "index.json").read_text())
     manifest_digest = index["manifests"][0]["digest"]
     manifest = json.loads(_blob(layout, manifest_digest).read_text())
@@ -288,9 +297,9 @@ def _floor(python: Path, layout: Path) -> tuple[float, float, float, float, int]
         text=True,
         check=True,
     )
-    isal_s, zlib_s, size, entries = json.loads(done.stdout)
+    isal_s, isal_cpu, zlib_s, size, entries = json.loads(done.stdout)
     gzip_mib = sum(Path(blob).stat().st_size for blob in blobs) / 2**20
-    return isal_s, zlib_s, gzip_mib, size / 2**20, entries
+    return isal_s, isal_cpu, zlib_s, gzip_mib, size / 2**20, entries
 
 
 def _blob(layout: Path, digest: str) -> Path:
@@ -298,15 +307,18 @@ def _blob(layout: Path, digest: str) -> Path:
     return layout / "blobs" / algorithm / hex_digest
 
 
-def _measure(command: list[str], output: Path) -> tuple[float, float]:
-    """Run `command` with standard output to `output`; return seconds and peak RSS in MiB."""
+def _measure(command: list[str], output: Path) -> tuple[float, float, float]:
+    """Run `command` with standard output to `output`.
+
+    Returns wall seconds, CPU seconds (user plus system) and peak RSS in MiB.
+    """
     env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
     errors = output.with_suffix(".stderr")
     usage = output.with_suffix(".time")
     # GNU time measures the tool from its own small process. The child of this process would
     # count this process's pages (the builder of the large image holds gigabytes) as its own
     # peak RSS until it runs exec.
-    timed = ["/usr/bin/time", "-f", "%M", "-o", str(usage), *command]
+    timed = ["/usr/bin/time", "-f", "%U %S %M", "-o", str(usage), *command]
     with output.open("wb") as stdout, errors.open("wb") as stderr:
         started = time.perf_counter()
         status = subprocess.run(timed, stdout=stdout, stderr=stderr, env=env, check=False)
@@ -314,13 +326,14 @@ def _measure(command: list[str], output: Path) -> tuple[float, float]:
     if status.returncode != 0:
         message = errors.read_text(errors="replace")
         raise SystemExit(f"{command[0]} failed with status {status.returncode}: {message}")
-    # GNU time prints the maximum resident set size in KiB.
-    return seconds, int(usage.read_text().split()[-1]) / 1024
+    # GNU time prints user and system seconds, then the maximum resident set size in KiB.
+    user, system, max_rss = usage.read_text().split()[-3:]
+    return seconds, float(user) + float(system), int(max_rss) / 1024
 
 
 def _run_plimsoll(source: str) -> ToolRun:
     output = IMAGES_DIR / "plimsoll.json"
-    seconds, rss = _measure(
+    seconds, cpu, rss = _measure(
         [str(ROOT / ".venv/bin/plimsoll"), "analyze", source, "-o", "json"], output
     )
     report = json.loads(output.read_text())
@@ -328,7 +341,7 @@ def _run_plimsoll(source: str) -> ToolRun:
         (package["name"], package["version"], _syft_type(package["type"]))
         for package in report["packages"]
     }
-    return ToolRun(seconds, rss, packages)
+    return ToolRun(seconds, cpu, rss, packages)
 
 
 def _syft_type(plimsoll_type: str) -> str:
@@ -340,13 +353,13 @@ def _syft_type(plimsoll_type: str) -> str:
 
 def _run_syft(syft: Path, source: str) -> ToolRun:
     output = IMAGES_DIR / "syft.json"
-    seconds, rss = _measure([str(syft), "scan", source, "-o", "syft-json", "-q"], output)
+    seconds, cpu, rss = _measure([str(syft), "scan", source, "-o", "syft-json", "-q"], output)
     document = json.loads(output.read_text())
     packages = {
         (artifact["name"], artifact["version"], artifact["type"])
         for artifact in document["artifacts"]
     }
-    return ToolRun(seconds, rss, packages)
+    return ToolRun(seconds, cpu, rss, packages)
 
 
 def _best(runs: int, run: object) -> ToolRun:
@@ -354,10 +367,13 @@ def _best(runs: int, run: object) -> ToolRun:
     return min(results, key=lambda result: result.seconds)
 
 
-def _print_row(image: str, label: str, plimsoll: ToolRun, syft: ToolRun, floor: float) -> None:
+def _print_row(
+    image: str, label: str, plimsoll: ToolRun, syft: ToolRun, floor: float, floor_cpu: float
+) -> None:
     print(
         f"{image} {label}: plimsoll {plimsoll.seconds:.2f} s ({plimsoll.seconds / floor:.1f}x "
-        f"floor), {plimsoll.max_rss_mib:.0f} MiB; syft {syft.seconds:.2f} s "
+        f"floor), CPU {plimsoll.cpu_seconds:.2f} s ({plimsoll.cpu_seconds / floor_cpu:.1f}x "
+        f"floor CPU), {plimsoll.max_rss_mib:.0f} MiB; syft {syft.seconds:.2f} s "
         f"({syft.seconds / floor:.1f}x floor), {syft.max_rss_mib:.0f} MiB; "
         f"time plimsoll/syft {plimsoll.seconds / syft.seconds:.2f}, "
         f"memory plimsoll/syft {plimsoll.max_rss_mib / syft.max_rss_mib:.2f}"
