@@ -91,6 +91,11 @@ class LayerByteStream:
     Gzip is detected by its magic bytes and anything else that is not a known compression is
     read as a plain tar. Reading more than `max_bytes` uncompressed bytes, or more than
     `max_members` concatenated gzip members, raises `LayerError`.
+
+    NOTE: inflating runs on the reader's thread, so it adds to the hashing and parsing time.
+    A thread that inflated 4 MiB ahead saved no wall time at load average 9 on 2 cores, and
+    glibc's malloc arena for that thread raised the peak RSS of the large benchmark image from
+    about 162 MiB to 200 MiB.
     """
 
     def __init__(
