@@ -174,7 +174,9 @@ def _watch_interval(env: dict[str, str]) -> int:
 def _webhook_url(env: dict[str, str]) -> str:
     url = env.get("WEBHOOK_URL", "")
     if url and not url.startswith(("http://", "https://")):
-        raise SettingsError(f"WEBHOOK_URL={url!r} is not an http:// or https:// URL")
+        raise SettingsError(
+            f"WEBHOOK_URL={url!r} is not an http:// or https:// URL; set one, or unset it"
+        )
     return url
 
 

@@ -221,7 +221,7 @@ class SubscriptionStorePart(StorePart):
 def _require_subscription(session: Session, account: str, identifier: str) -> SubscriptionRow:
     row = session.get(SubscriptionRow, (account, identifier))
     if row is None:
-        raise NotFoundError(f"subscription {identifier} not found; list subscriptions for ids")
+        raise NotFoundError(f"subscription {identifier} not found; list subscriptions to find its id")
     return row
 
 
