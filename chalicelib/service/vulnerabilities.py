@@ -508,17 +508,20 @@ def _rematch_state(
     # Lookups are a function of the packages and distro, which a new analysis replaces
     # together with the stored flag, so stored lookups are only rewritten by a full re-match.
     new_lookups = lookups if changes is None or not state.lookups_stored else None
+    # An image without lookups still gets its empty list stored, so it is not read again.
+    lookups_only = None
+    if new_lookups is not None:
+        lookups_only = RematchWrite(image.digest, lookups=new_lookups)
     if changes is not None and not any(
         namespace in changes and (changes[namespace] is None or name in changes[namespace])
         for namespace, name in lookups
     ):
-        return (RematchWrite(image.digest, lookups=new_lookups) if new_lookups else None), None
+        return lookups_only, None
 
     matches = matcher.match(packages, distro)
     diff = diff_matches(state.matches, matches)
     if not diff:
-        write = RematchWrite(image.digest, lookups=new_lookups) if new_lookups else None
-        return write, diff
+        return lookups_only, diff
     logger.info(
         "image matches changed: image_digest=%s added=%d updated=%d removed=%d",
         image.digest,

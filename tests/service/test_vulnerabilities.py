@@ -315,6 +315,10 @@ def test_rematch_unchanged_image_records_nothing(services: Services, feed_dir: P
     assert rematched == 2
     assert updated == 0
     assert services.store.list_vuln_updates(OTHER_DIGEST) == []
+    # The image without packages has its empty lookups stored, so no sync reads it again.
+    changes = {"pypi": frozenset({"requests"})}
+    found = services.store.find_rematch_candidates(changes, after=None, limit=10)
+    assert found == [DIGEST]
 
 
 def test_rematch_fills_missing_package_list(services: Services) -> None:
