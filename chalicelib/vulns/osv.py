@@ -7,6 +7,7 @@ namespace and package, keeping the `ECOSYSTEM` and `SEMVER` ranges and the expli
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,8 @@ from chalicelib.vulns.interface import (
     VulnRecord,
 )
 from chalicelib.vulns.namespaces import (
+    APK_DISTRO_FAMILIES,
+    DEB_DISTRO_FAMILIES,
     UNSUPPORTED_OSV_ECOSYSTEMS,
     normalize_package_name,
     osv_namespace,
@@ -47,9 +50,22 @@ LINKED_ID_FAMILIES = frozenset({"rhel", "rocky", "almalinux"})
 Red Hat, Rocky Linux and AlmaLinux advisories name the CVEs they fix in `upstream` or `related`
 rather than in `aliases`. The matcher needs those ids to tell which RHEL records a Rocky or Alma
 record replaces (`matcher._applicable_records`). Advisory ids there, such as the RHSA that a
-rebuild copies, are left out because one RHSA covers several CVEs. Other namespaces keep
-`aliases` only, because the matcher compares their records within one namespace and `related`
-ids there name different issues."""
+rebuild copies, are left out because one RHSA covers several CVEs. Other namespaces ignore
+`related`, because the matcher compares their records within one namespace and `related` ids
+there name different issues (see `DISTRO_FAMILIES` for their use of `upstream`)."""
+
+DISTRO_FAMILIES = DEB_DISTRO_FAMILIES | APK_DISTRO_FAMILIES
+"""Namespace families whose records take the CVE ids of `upstream` as aliases.
+
+Distro exports carry one issue under several ids: Ubuntu's `UBUNTU-CVE-2021-3782` names
+`CVE-2021-3782` in `upstream`, its USN names `UBUNTU-CVE-2021-3782` there, and Debian's DLAs list
+the CVEs they fix. The Debian and Ubuntu trackers and the Alpine secdb, also read by default,
+store the same issues under the plain CVE id. With the CVE ids as aliases the matcher reports
+each issue once. `related` is left out here, because Ubuntu lists USNs there that cover other
+CVEs too."""
+
+_DISTRO_CVE = re.compile(r"[A-Z][A-Z0-9]*-(CVE-\d{4}-\d{4,})")
+"""A distro's id for one CVE, such as `UBUNTU-CVE-2021-3782` or `DEBIAN-CVE-2024-1234`."""
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
@@ -82,6 +98,12 @@ def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
     linked_ids = [str(i) for i in [*(data.get("upstream") or []), *(data.get("related") or [])]]
     linked_cves = [i for i in linked_ids if i.startswith("CVE-") and i != vuln_id]
     linked_aliases = _unique([*aliases, *linked_cves])
+    distro_cves = [
+        cve
+        for identifier in [vuln_id, *(data.get("upstream") or [])]
+        if (cve := _cve_id(str(identifier))) is not None and cve != vuln_id
+    ]
+    distro_aliases = _unique([*aliases, *distro_cves])
     record_cvss = _cvss_scores(data.get("severity") or [])
     record_vendor_severity = _vendor_severity(data)
     summary = _text(data.get("summary")) or _text(data.get("details"))
@@ -114,7 +136,13 @@ def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
             continue
 
         scores = _cvss_scores(affected.get("severity") or []) + record_cvss
-        takes_linked_ids = namespace.partition(":")[0] in LINKED_ID_FAMILIES
+        family = namespace.partition(":")[0]
+        if family in LINKED_ID_FAMILIES:
+            record_aliases = linked_aliases
+        elif family in DISTRO_FAMILIES:
+            record_aliases = distro_aliases
+        else:
+            record_aliases = aliases
         severity = record_vendor_severity
         if severity is Severity.UNKNOWN:
             severity = severity_from_cvss(scores)
@@ -122,7 +150,7 @@ def _convert_record(vuln_id: str, data: dict[str, Any]) -> list[VulnRecord]:
             id=vuln_id,
             namespace=namespace,
             package=name,
-            aliases=linked_aliases if takes_linked_ids else aliases,
+            aliases=record_aliases,
             summary=summary,
             severity=severity,
             severity_from_vendor=record_vendor_severity is not Severity.UNKNOWN,
@@ -202,3 +230,11 @@ def _unique_scores(scores: list[CvssScore]) -> list[CvssScore]:
     for score in scores:
         unique.setdefault((score.version, score.vector), score)
     return list(unique.values())
+
+
+def _cve_id(identifier: str) -> str | None:
+    """Return the CVE id that `identifier` is or embeds (`UBUNTU-CVE-...`), else None."""
+    if identifier.startswith("CVE-"):
+        return identifier
+    match = _DISTRO_CVE.fullmatch(identifier)
+    return match[1] if match else None

@@ -21,6 +21,7 @@ from chalicelib.vulns.interface import AffectedRange, RangeEvent, VulnMatch, Vul
 from chalicelib.vulns.matcher import match_packages, package_namespaces
 from chalicelib.vulns.osv import parse_osv
 from chalicelib.vulns.redhat_csaf import parse_redhat_csaf
+from chalicelib.vulns.ubuntu_tracker import parse_ubuntu_tracker
 
 ROCKY_9 = Distro(id="rocky", version_id="9.4")
 ALMA_9 = Distro(id="almalinux", version_id="9.4")
@@ -408,16 +409,60 @@ def test_rebuild_records_take_linked_cve_ids() -> None:
     [wolfi] = parse_osv(osv_document("CGA-3", "Wolfi", "curl", "8.0-r1", links))
 
     assert rocky.aliases == ["CVE-2024-1", "CVE-2024-2", "CVE-2024-3"]
-    assert wolfi.aliases == ["CVE-2024-1"]
+    # Other distros take `upstream` CVEs but not `related` ones.
+    assert wolfi.aliases == ["CVE-2024-1", "CVE-2024-2"]
 
 
-def test_ubuntu_record_keeps_aliases_only(feeds_dir: Path) -> None:
+def test_ubuntu_record_takes_upstream_cve_only(feeds_dir: Path) -> None:
     # UBUNTU-CVE-2021-3782 names its CVE in `upstream` and its USNs in `related`.
     path = feeds_dir / "samples" / "ubuntu" / "vunnel-osv" / "UBUNTU-CVE-2021-3782.json"
     records = parse_osv(json.loads(path.read_text(encoding="utf-8")))
 
     assert records
-    assert all(record.aliases == [] for record in records)
+    assert all(record.aliases == ["CVE-2021-3782"] for record in records)
+
+
+def test_usn_record_takes_cve_of_upstream_id(feeds_dir: Path) -> None:
+    # USN-5614-1 names `UBUNTU-CVE-2021-3782` in `upstream`, not the CVE itself.
+    path = feeds_dir / "samples" / "ubuntu" / "vunnel-osv" / "USN-5614-1.json"
+    records = parse_osv(json.loads(path.read_text(encoding="utf-8")))
+
+    assert records
+    assert all(record.aliases == ["CVE-2021-3782"] for record in records)
+
+
+def test_ubuntu_issue_reported_once_across_sources(feeds_dir: Path) -> None:
+    # The OSV export (UBUNTU-CVE and USN records, both real) and the Ubuntu CVE tracker name
+    # one issue under three ids. The tracker file is hand-made in the tracker's format, because
+    # the tracker snapshot has no file for this CVE.
+    samples = feeds_dir / "samples" / "ubuntu" / "vunnel-osv"
+    records = [
+        record
+        for name in ("UBUNTU-CVE-2021-3782.json", "USN-5614-1.json")
+        for record in parse_osv(json.loads((samples / name).read_text(encoding="utf-8")))
+    ]
+    tracker_text = (
+        "Candidate: CVE-2021-3782\n"
+        "Priority: medium\n"
+        "\n"
+        "Patches_wayland:\n"
+        "jammy_wayland: released (1.20.0-1ubuntu0.1)\n"
+    )
+    records += parse_ubuntu_tracker("CVE-2021-3782", tracker_text.encode())
+    package = Package(
+        name="libwayland-client0",
+        version="1.20.0-1",
+        type=PackageType.DPKG,
+        location="/var/lib/dpkg/status",
+        source_name="wayland",
+    )
+
+    matches = match_packages(
+        [package], Distro(id="ubuntu", version_id="22.04"), RecordStore(records).lookup
+    )
+
+    assert [match.vuln_id for match in matches] == ["CVE-2021-3782"]
+    assert matches[0].fixed_in == ["1.20.0-1ubuntu0.1"]
 
 
 def test_echo_dpkg_record_matches() -> None:
