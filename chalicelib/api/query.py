@@ -14,6 +14,7 @@ from chalicelib.service.errors import InvalidRequestError
 from chalicelib.store import ImageRecord
 from chalicelib.vulns.interface import CvssScore, Severity, VulnMatch, VulnRecord
 from chalicelib.vulns.matcher import affected_fixes
+from chalicelib.vulns.namespaces import version_scheme_name
 from chalicelib.vulns.nvd import (
     cve_ids,
     fallback_severity,
@@ -27,8 +28,9 @@ blueprint = Blueprint(__name__)
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
-DISTRO_PACKAGE_TYPES = {"debian": "dpkg", "ubuntu": "dpkg", "alpine": "APKG", "rhel": "rpm"}
-"""Anchore's package type of the packages that records of each distro namespace describe."""
+DISTRO_PACKAGE_TYPES = {"deb": "dpkg", "apk": "APKG", "rpm": "rpm"}
+"""Anchore's package type of the packages that records of a distro namespace describe, by the
+namespace's version scheme."""
 
 LANGUAGE_PACKAGE_TYPES = {
     "pypi": "python",
@@ -204,7 +206,8 @@ def _positive_int(name: str, default: int) -> int:
 
 def _package_type(namespace: str) -> str:
     family = namespace.partition(":")[0]
-    return DISTRO_PACKAGE_TYPES.get(family) or LANGUAGE_PACKAGE_TYPES.get(family, family)
+    distro_type = DISTRO_PACKAGE_TYPES.get(version_scheme_name(namespace) or "")
+    return distro_type or LANGUAGE_PACKAGE_TYPES.get(family, family)
 
 
 def _standalone_vulnerability(

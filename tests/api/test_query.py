@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
+from chalicelib.api import query as query_routes
 from chalicelib.service.context import Services
 from tests.api.conftest import PYPI_FEED, call
 from tests.store.factories import DIGEST, OTHER_DIGEST, new_image, summary
@@ -167,3 +168,21 @@ def test_images_by_package_pages(synced: Client) -> None:
     assert second["next_page"] is None
     assert second["page"] == "2"
     assert [entry["image"]["imageDigest"] for entry in second["images"]] == [OTHER_DIGEST]
+
+
+@pytest.mark.parametrize(
+    ("namespace", "package_type"),
+    [
+        ("debian:12", "dpkg"),
+        ("ubuntu:22.04", "dpkg"),
+        ("alpine:3.18", "APKG"),
+        ("wolfi", "APKG"),
+        ("rhel:9", "rpm"),
+        ("rocky:9", "rpm"),
+        ("sles:15.5", "rpm"),
+        ("pypi", "python"),
+        ("npm", "npm"),
+    ],
+)
+def test_query_package_type_of_namespace(namespace: str, package_type: str) -> None:
+    assert query_routes._package_type(namespace) == package_type

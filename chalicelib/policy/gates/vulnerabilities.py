@@ -19,6 +19,7 @@ from chalicelib.policy.gate import (
 from chalicelib.policy.interface import ImageFacts
 from chalicelib.policy.params import ParamSpec, ParamType, ParamValues
 from chalicelib.vulns.interface import CvssScore, VulnMatch
+from chalicelib.vulns.namespaces import fallback_namespaces
 
 SEVERITIES = ("unknown", "negligible", "low", "medium", "high", "critical")
 
@@ -284,11 +285,26 @@ def _count_firing(context: TriggerContext, firings: list[Firing], threshold: int
     ]
 
 
+def _feed_namespace(facts: ImageFacts) -> str | None:
+    """Return the feed group that covers the image's distro packages.
+
+    That is the distro's own namespace, or its fallback (`rhel:9` for `rocky:9`) when only the
+    fallback has records, because the matcher then matches through the fallback.
+    """
+    namespace = facts.vuln_namespace
+    if namespace is None:
+        return None
+    for candidate in (namespace, *fallback_namespaces(namespace)):
+        if facts.feed_record_counts.get(candidate, 0) > 0:
+            return candidate
+    return namespace
+
+
 def _evaluate_stale_feed_data(context: TriggerContext, params: ParamValues) -> list[Firing]:
     max_days = params.integer("max_days_since_sync")
     if max_days is None:
         return []
-    namespace = context.facts.vuln_namespace
+    namespace = _feed_namespace(context.facts)
     last_sync = context.facts.feed_last_sync.get(namespace) if namespace else None
     stale_before = _days_ago(context, max_days)
     if last_sync is not None:
@@ -304,7 +320,7 @@ def _evaluate_stale_feed_data(context: TriggerContext, params: ParamValues) -> l
 
 
 def _feed_group_cause(facts: ImageFacts) -> FeedGroupCause:
-    namespace = facts.vuln_namespace
+    namespace = _feed_namespace(facts)
     return FeedGroupCause(
         group=namespace,
         record_count=facts.feed_record_counts.get(namespace, 0) if namespace else 0,
@@ -321,7 +337,7 @@ def _distro_label(facts: ImageFacts) -> str | None:
 
 def _evaluate_data_unavailable(context: TriggerContext, params: ParamValues) -> list[Firing]:
     facts = context.facts
-    namespace = facts.vuln_namespace
+    namespace = _feed_namespace(facts)
     if namespace and facts.feed_record_counts.get(namespace, 0) > 0:
         return []
     return [

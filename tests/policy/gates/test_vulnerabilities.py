@@ -331,6 +331,47 @@ def test_vulnerability_data_unavailable() -> None:
     ]
 
 
+def test_rebuild_distro_uses_rhel_feed() -> None:
+    # A Rocky Linux image matches through rhel:9 when no rocky:9 data is stored.
+    rocky = {"distro": Distro(id="rocky", version_id="9.4")}
+    fresh = datetime.datetime(2024, 6, 1, 0, 0)
+    rhel_only = {
+        "vuln_namespace": "rocky:9",
+        "feed_record_counts": {"rhel:9": 10},
+        "feed_last_sync": {"rhel:9": fresh},
+    }
+
+    unavailable = messages(
+        "vulnerabilities", "vulnerability_data_unavailable", facts=make_facts(rocky, **rhel_only)
+    )
+    stale = messages(
+        "vulnerabilities",
+        "stale_feed_data",
+        {"max_days_since_sync": "2"},
+        make_facts(rocky, **rhel_only),
+    )
+
+    assert unavailable == []
+    assert stale == []
+
+
+def test_rebuild_distro_prefers_own_feed() -> None:
+    rocky = {"distro": Distro(id="rocky", version_id="9.4")}
+    old = NOW - datetime.timedelta(days=3)
+    fresh = datetime.datetime(2024, 6, 1, 0, 0)
+    both = {
+        "vuln_namespace": "rocky:9",
+        "feed_record_counts": {"rocky:9": 5, "rhel:9": 10},
+        "feed_last_sync": {"rocky:9": old, "rhel:9": fresh},
+    }
+
+    stale = messages(
+        "vulnerabilities", "stale_feed_data", {"max_days_since_sync": "2"}, make_facts(rocky, **both)
+    )
+
+    assert stale == ["The vulnerability feed for this image distro is older than MAXAGE (2) days"]
+
+
 def test_vulnerability_data_unavailable_without_distro() -> None:
     assert messages("vulnerabilities", "vulnerability_data_unavailable") == [
         "Distro-specific feed data not found for distro namespace: None. Cannot perform CVE "
