@@ -201,16 +201,20 @@ def read_build_info(data: bytes) -> BuildInfo | None:
 
 
 def summarize_go_binary(path: str, content: bytes) -> dict[str, str] | None:
-    """Summarize an executable for `parse_go_binary`: Go version and module info, or None."""
-    if BUILD_INFO_MAGIC not in content:
-        # Not a Go binary, even if its ELF headers are damaged: no problem to report.
-        return None
+    """Summarize an executable for `parse_go_binary`: Go version and module info, or None.
+
+    An ELF file with section headers is judged by its `.go.buildinfo` section alone, so most
+    large executables cost a header parse instead of a search through every byte.
+    """
     try:
         found = find_build_info(content)
         if found is None:
             return None
         version, modinfo = decode_build_info(*found)
     except ValueError as error:
+        if BUILD_INFO_MAGIC not in content:
+            # Not a Go binary, even if its ELF headers are damaged: no problem to report.
+            return None
         return {"error": f"Go build info not readable: {error}"}
     return {"go_version": version, "modinfo": modinfo}
 

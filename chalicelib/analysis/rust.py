@@ -62,13 +62,17 @@ def read_audit_data(data: bytes) -> list[dict[str, Any]] | None:
 
 
 def summarize_rust_binary(path: str, content: bytes) -> dict[str, Any] | None:
-    """Summarize an executable for `parse_rust_binary`: its package entries, or None."""
-    if SECTION.encode() not in content:
-        # No section of that name, even if the ELF headers are damaged: no problem to report.
-        return None
+    """Summarize an executable for `parse_rust_binary`: its package entries, or None.
+
+    The ELF section headers decide whether `.dep-v0` exists. The whole file is searched for the
+    name only when those headers are damaged.
+    """
     try:
         packages = read_audit_data(content)
     except AuditDataError as error:
+        if SECTION.encode() not in content:
+            # No section of that name, even if the ELF headers are damaged: no problem to report.
+            return None
         return {"error": str(error)}
     if packages is None:
         return None

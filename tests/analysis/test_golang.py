@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import subprocess
@@ -10,12 +11,18 @@ from pathlib import Path
 import pytest
 
 from chalicelib.analysis import CATALOGERS, analyze_image
-from chalicelib.analysis.catalog import ExecutableSummarizer, ParseContext, ParseResult
+from chalicelib.analysis.catalog import (
+    SUMMARY_PREFIX,
+    ExecutableSummarizer,
+    ParseContext,
+    ParseResult,
+)
 from chalicelib.analysis.golang import (
     BUILD_INFO_MAGIC,
     main_module_version,
     parse_go_binary,
     read_build_info,
+    summarize_go_binary,
 )
 from chalicelib.analysis.interface import PackageType
 from tests.analysis.builders import file, image
@@ -242,3 +249,40 @@ def test_golang_damaged_non_go_elf_not_reported() -> None:
     report = analyze_image(image([file("usr/bin/odd", bytes(content), mode=0o755)]))
     assert report.problems == []
     assert report.packages == []
+
+
+def test_golang_magic_outside_section_ignored() -> None:
+    # The Go linker always writes `.go.buildinfo`, so an ELF file with section headers but
+    # without that section is no Go binary, whatever bytes its other sections contain.
+    content = elf({".rodata": inline_blob()})
+    assert summarize_go_binary("/usr/bin/tool", content) is None
+
+
+def test_golang_damaged_elf_with_magic_is_error() -> None:
+    content = bytearray(elf({".go.buildinfo": inline_blob()}))
+    content[0x28:0x30] = (10**9).to_bytes(8, "little")  # section header offset past the end
+    summary = summarize_go_binary("/usr/bin/tool", bytes(content))
+    assert summary is not None
+    assert "Go build info not readable" in summary["error"]
+
+
+@pytest.mark.parametrize(
+    ("name", "go_version", "main_version", "deps"),
+    [
+        ("test.elf", "go1.15.2", "(devel)", 3),
+        ("main-version-via-ldflags.elf", "go1.22.1", "v1.0.0", 0),
+    ],
+)
+def test_golang_trivy_binaries(
+    shared_dir: Path, name: str, go_version: str, main_version: str, deps: int
+) -> None:
+    path = shared_dir / "acceptance-fixtures/trivy/parsers/golang/binary/testdata" / name
+    content = path.read_bytes()
+    summary = summarize_go_binary(str(path), content)
+    assert summary is not None
+    assert summary["go_version"] == go_version
+    summarized = by_name(parse(SUMMARY_PREFIX + json.dumps(summary).encode()))
+    assert summarized == by_name(parse(content))
+    assert summarized["github.com/aquasecurity/test"][0] == main_version
+    assert summarized["stdlib"][0] == go_version
+    assert len(summarized) == deps + 2

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import zlib
+from pathlib import Path
 
 from chalicelib.analysis import analyze_image
-from chalicelib.analysis.catalog import ParseContext, ParseResult
+from chalicelib.analysis.catalog import SUMMARY_PREFIX, ParseContext, ParseResult
 from chalicelib.analysis.interface import PackageType
-from chalicelib.analysis.rust import MAX_INFLATED, parse_rust_binary
+from chalicelib.analysis.rust import MAX_INFLATED, parse_rust_binary, summarize_rust_binary
 from tests.analysis.builders import file, image
 from tests.analysis.test_golang import elf
 
@@ -83,3 +84,28 @@ def test_rust_binary_in_image() -> None:
         ("auditable-demo", "/usr/local/bin/demo"),
         ("serde", "/usr/local/bin/demo"),
     }
+
+
+def test_rust_section_name_outside_headers_ignored() -> None:
+    # Only the section headers name `.dep-v0`; the same bytes in a string table mean nothing.
+    content = elf({".rodata": b"\x00.dep-v0\x00" + zlib.compress(json.dumps(AUDIT).encode())})
+    assert summarize_rust_binary("/usr/local/bin/demo", content) is None
+
+
+def test_rust_damaged_elf_with_section_is_error() -> None:
+    content = bytearray(audited())
+    content[0x28:0x30] = (10**9).to_bytes(8, "little")  # section header offset past the end
+    summary = summarize_rust_binary("/usr/local/bin/demo", bytes(content))
+    assert summary is not None
+    assert "invalid ELF headers" in summary["error"]
+
+
+def test_rust_trivy_binary(shared_dir: Path) -> None:
+    path = shared_dir / "acceptance-fixtures/trivy/parsers/rust/binary/testdata/test.elf"
+    content = path.read_bytes()
+    summary = summarize_rust_binary(str(path), content)
+    assert summary is not None
+    summarized = parse(SUMMARY_PREFIX + json.dumps(summary).encode())
+    found = {(p.name, p.version) for p in summarized.packages}
+    assert found == {("crate_with_features", "0.1.0"), ("library_crate", "0.1.0")}
+    assert found == {(p.name, p.version) for p in parse(content).packages}
