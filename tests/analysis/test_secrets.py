@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
+from pathlib import Path
 
 import pytest
 
 from chalicelib.analysis.interface import AnalysisError
 from chalicelib.analysis.options import DEFAULT_SECRET_PATTERNS, AnalysisOptions, SecretPattern
-from chalicelib.analysis.secrets import SecretScanner, required_literal
+from chalicelib.analysis.secrets import SecretScanner, required_literal, required_literals
 
 SAMPLES = {
     "AWS_ACCESS_KEY": b"aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
@@ -101,6 +104,84 @@ def test_secrets_scan_agrees_with_plain_line_matching() -> None:
 )
 def test_required_literal(regex: str, expected: str | None) -> None:
     assert required_literal(regex) == expected
+
+
+@pytest.mark.parametrize(
+    ("regex", "expected"),
+    [
+        (r"(?i)-+BEGIN(.*)PRIVATE KEY-+", ["BEGIN", "PRIVATE KEY"]),
+        (r"(?i).*api(-|_)key( *=+ *).*", ["api", "key"]),
+        (r"abc|defgh", []),
+        (r"\d{4}-\d{2}", []),
+    ],
+)
+def test_required_literals(regex: str, expected: list[str]) -> None:
+    assert required_literals(regex) == expected
+
+
+# Patterns beside Anchore's defaults that match common lines of /etc and /usr/share/doc, so that
+# the comparison below reaches the line matching. Some share substrings, some are case-sensitive,
+# and one has no required literal.
+EXTRA_PATTERNS = (
+    SecretPattern("ROOT_ENTRY", r"root:x:0:0"),
+    SecretPattern("ROOT_SHELL", r".*root:/bin/(ba)?sh"),
+    SecretPattern("SHEBANG", r"#!/bin/(ba)?sh"),
+    SecretPattern("GPL", r"(?i).*gnu general public license.*"),
+    SecretPattern("GPL_VERSION", r"(?i).*general public license,? version [0-9]"),
+    SecretPattern("COPYRIGHT", r".*Copyright \(C\) [0-9]{4}"),
+    SecretPattern("DATE", r".*[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+)
+REAL_FILE_LIMIT = 1500
+
+
+def real_files() -> list[tuple[str, bytes]]:
+    """Return up to `REAL_FILE_LIMIT` files of at most 10,000 bytes from /etc and /usr/share/doc."""
+    found: list[tuple[str, bytes]] = []
+    for root in ("/etc", "/usr/share/doc"):
+        for directory, subdirectories, names in os.walk(root):
+            subdirectories.sort()
+            for name in sorted(names):
+                path = Path(directory, name)
+                try:
+                    if path.is_symlink() or not path.is_file() or path.stat().st_size > 10_000:
+                        continue
+                    found.append((str(path), path.read_bytes()))
+                except OSError:
+                    continue
+                if len(found) >= REAL_FILE_LIMIT:
+                    return found
+    return found
+
+
+def matched_lines(pattern: SecretPattern, content: bytes) -> list[int]:
+    """Match `pattern` at the start of every line that `readlines` returns, newline included."""
+    line_regex = re.compile(pattern.regex.encode())
+    lines = io.BytesIO(content).readlines()
+    return [number for number, line in enumerate(lines, start=1) if line_regex.match(line)]
+
+
+def test_secrets_scan_agrees_on_real_files() -> None:
+    files = real_files()
+    if len(files) < 100:
+        pytest.skip(f"only {len(files)} small files under /etc and /usr/share/doc")
+    patterns = (*DEFAULT_SECRET_PATTERNS, *EXTRA_PATTERNS)
+    scanner = SecretScanner(patterns)
+    # Every fifth file also gets a line of each secret sample, so the default patterns match.
+    planted = b"".join(SAMPLES.values())
+    matched = 0
+    for number, (path, content) in enumerate(files):
+        if number % 5 == 0:
+            middle = content.find(b"\n", len(content) // 2) + 1
+            content = content[:middle] + planted + content[middle:]
+        expected = [
+            (pattern.name, lines)
+            for pattern in patterns
+            if (lines := matched_lines(pattern, content))
+        ]
+        found = [(match.name, match.lines) for match in scanner.scan(path, content)]
+        assert found == expected, path
+        matched += len(found)
+    assert matched > len(files) // 5
 
 
 def test_secret_pattern_parse() -> None:
