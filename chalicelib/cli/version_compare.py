@@ -20,11 +20,19 @@ def run(args: argparse.Namespace) -> int:
     failed = False
     for number, line in enumerate(sys.stdin, start=1):
         line = line.removesuffix("\n").removesuffix("\r")
-        left, sep, right = line.partition("\t")
-        if not sep:
+        tabs = line.count("\t")
+        if tabs == 0:
             print(f"error: line {number} has no TAB between the two versions: {line!r}")
             failed = True
             continue
+        if tabs > 1:
+            print(
+                f"error: line {number} has {tabs} TABs: {line!r}; a line must be two versions "
+                "separated by one TAB"
+            )
+            failed = True
+            continue
+        left, _, right = line.partition("\t")
         try:
             print(scheme.compare(left, right))
         except InvalidVersionError as exc:

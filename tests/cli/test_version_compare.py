@@ -85,6 +85,20 @@ def test_version_compare_reports_missing_tab(
     assert output == ["error: line 1 has no TAB between the two versions: '1.0 2.0'", "-1"]
 
 
+def test_version_compare_reports_extra_tab(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = run_version_compare(monkeypatch, capsys, "deb", "1\t2\t3\n1.0\t2.0\n")
+
+    assert code == 1
+    assert output[0] == (
+        "error: line 1 has 2 TABs: '1\\t2\\t3'; a line must be two versions separated by "
+        "one TAB"
+    )
+    assert "spaces" not in output[0]
+    assert output[1] == "-1"
+
+
 def test_version_compare_accepts_crlf_lines(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
