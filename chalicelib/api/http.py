@@ -8,8 +8,10 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from chalice import Blueprint, Response
+from chalice.app import Request
 
 from chalicelib.service.errors import ServiceError
 
@@ -93,3 +95,20 @@ def timestamp(value: datetime.datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
     return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def decode_path_parameters(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Percent-decode path parameters in place (Chalice HTTP middleware).
+
+    anchore-cli quotes what it puts in a path (`sha256%3A...` for a digest, `%2F` in a registry)
+    and Chalice's local server passes path parameters on undecoded. The view reads the same dict,
+    so decoding it here serves every route.
+    """
+    # NOTE: if API Gateway hands over decoded parameters, a value that contains a literal `%XX`
+    # (possible only in a policy id) is decoded twice there; this was not tried on AWS.
+    parameters = event.uri_params
+    if parameters:
+        for name, value in parameters.items():
+            if "%" in value:
+                parameters[name] = unquote(value)
+    return get_response(event)

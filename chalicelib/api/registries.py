@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 from chalice import Blueprint
 
 from chalicelib.api.http import handles_errors, json_body, json_response, query_bool, timestamp
@@ -44,12 +42,12 @@ def add_registry() -> object:
     return json_response([render_registry(stored)])
 
 
-# anchore-cli quotes the whole registry into one path segment (`/` as %2F). Unquoting again is
-# safe whether or not the server has decoded it already, because registry names contain no `%`.
+# anchore-cli quotes the whole registry into one path segment (`/` as %2F), which arrives here
+# decoded by the `decode_path_parameters` middleware.
 @blueprint.route("/v1/registries/{registry}", methods=["GET"])
 @handles_errors
 def get_registry(registry: str) -> object:
-    record = registry_service.get_registry(get_services(), unquote(registry))
+    record = registry_service.get_registry(get_services(), registry)
     return json_response([render_registry(record)])
 
 
@@ -59,7 +57,7 @@ def update_registry(registry: str) -> object:
     record = registry_service.parse_registry_request(json_body(blueprint))
     validate = query_bool(blueprint, "validate", True)
     stored = registry_service.update_registry(
-        get_services(), unquote(registry), record, validate=validate
+        get_services(), registry, record, validate=validate
     )
     return json_response([render_registry(stored)])
 
@@ -67,5 +65,5 @@ def update_registry(registry: str) -> object:
 @blueprint.route("/v1/registries/{registry}", methods=["DELETE"])
 @handles_errors
 def delete_registry(registry: str) -> object:
-    registry_service.delete_registry(get_services(), unquote(registry))
+    registry_service.delete_registry(get_services(), registry)
     return json_response(None)

@@ -7,6 +7,7 @@ import binascii
 import dataclasses
 import datetime
 import logging
+import re
 
 from chalicelib.analysis import analyze_image
 from chalicelib.analysis.interface import AnalysisError, AnalysisReport
@@ -30,6 +31,8 @@ from chalicelib.store import ImageRecord, ImageSummary, NewImage, StoreError
 from chalicelib.store.layercache import StoreLayerCache
 
 logger = logging.getLogger(__name__)
+
+_IMAGE_ID = re.compile(r"[0-9a-fA-F]{64}")
 
 ANALYZE_MESSAGE = "analyze_image"
 
@@ -203,7 +206,13 @@ def get_analysis(services: Services, digest: str) -> tuple[ImageRecord, Analysis
 
 
 def find_images_by_tag(services: Services, fulltag: str) -> list[ImageRecord]:
-    """Return the images stored under a tag reference, normalized with Docker's rules."""
+    """Return the images stored under a tag reference, normalized with Docker's rules.
+
+    A 64-character hex string is an image id, as Anchore Engine reads it: anchore-cli looks up
+    an image given by id with `GET /v1/images?fulltag=ID`.
+    """
+    if _IMAGE_ID.fullmatch(fulltag):
+        return services.store.find_images_by_id(fulltag.lower())
     try:
         normalized = parse_reference(fulltag).fulltag
     except InvalidReferenceError as exc:

@@ -120,3 +120,31 @@ def test_api_rejects_request_without_credentials(client: Client) -> None:
 
 def test_api_health_needs_no_credentials(client: Client) -> None:
     assert client.http.get("/health").status_code == 200
+
+
+def test_images_routes_accept_quoted_digest(client: Client, small_image: str) -> None:
+    # anchore-cli sends a digest quoted, `sha256%3A...`.
+    digest = add_and_wait(client, small_image)["imageDigest"]
+    quoted = digest.replace(":", "%3A")
+
+    status, image = call(client, "GET", f"/v1/images/{quoted}")
+    assert status == 200, image
+    assert image[0]["imageDigest"] == digest
+
+    status, rows = call(client, "GET", f"/v1/images/{quoted}/content/os")
+    assert status == 200, rows
+    assert any(row["package"] == "zlib1g" for row in rows["content"])
+
+    status, vulns = call(client, "GET", f"/v1/images/{quoted}/vuln/all")
+    assert status == 200, vulns
+    assert vulns["imageDigest"] == digest
+
+
+def test_images_list_by_image_id(client: Client, small_image: str) -> None:
+    image = add_and_wait(client, small_image)
+    image_id = image["image_detail"][0]["imageId"]
+
+    status, found = call(client, "GET", f"/v1/images?fulltag={image_id}")
+
+    assert status == 200, found
+    assert [record["imageDigest"] for record in found] == [image["imageDigest"]]

@@ -134,6 +134,14 @@ def test_anchore_cli_interactive_workflow(cli: Cli, small_image: str, tmp_path: 
     assert '"always"' in cli.run("policy", "get", "e2e-go", "--detail")
     assert "Status: pass" in cli.run("evaluate", "check", small_image, expect=0)
 
+    # anchore-cli quotes a digest in the path and looks an image id up with ?fulltag=ID.
+    image_record = json.loads(cli.run("--json", "image", "get", small_image))[0]
+    image_digest = image_record["imageDigest"]
+    image_id = image_record["image_detail"][0]["imageId"]
+    assert "zlib1g" in cli.run("image", "content", image_digest, "os")
+    assert "Status: pass" in cli.run("evaluate", "check", image_digest, "--tag", small_image)
+    assert "zlib1g" in cli.run("image", "content", image_id, "os")
+
     cli.run("image", "del", small_image)
     assert small_image not in cli.run("image", "list")
 
