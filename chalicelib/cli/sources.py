@@ -138,7 +138,22 @@ def _guess_scheme(value: str) -> str:
             f"{value} is neither a `docker save` archive nor an OCI layout archive; give an "
             "image archive, a directory, or a registry reference"
         )
+    if _looks_like_path(value):
+        raise SourceError(
+            f"{value}: no such file or directory; check the path, or to analyze an image from "
+            "a registry, name it as registry:REFERENCE, for example "
+            "registry:docker.io/library/alpine:3.20"
+        )
     return "registry"
+
+
+def _looks_like_path(value: str) -> bool:
+    """Return whether a bare value is meant as a path rather than an image reference.
+
+    Such a value starts with `/`, `./`, `../` or `~`, or contains a path separator that no
+    reference contains: a backslash, which is the separator on Windows.
+    """
+    return value.startswith(("/", "./", "../", "~")) or "\\" in value
 
 
 def _open(

@@ -17,7 +17,7 @@ import pytest
 from chalicelib.analysis.interface import AnalysisReport
 from chalicelib.analysis.sbom import SubjectKind
 from chalicelib.cli import analyze, build_parser, main
-from chalicelib.cli.sources import SourceError, open_source
+from chalicelib.cli.sources import SourceError, _guess_scheme, open_source
 from tests.analysis.sbom_support import (  # noqa: F401
     build_debian_image,
     cyclonedx_validator,
@@ -300,6 +300,27 @@ def test_analyze_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture
     assert f"dir:{tmp_path}/absent" in error
     assert "not a directory" in error
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["/nonexistent", "./missing.tar", "../missing", "~/missing.tar", "images\\app.tar"]
+)
+def test_analyze_missing_path_is_not_reference(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _ = run_analyze(name, output=tmp_path / "o")
+
+    assert code == 1
+    error = capsys.readouterr().err
+    assert f"{name}: no such file or directory" in error
+    assert "registry:REFERENCE" in error
+    assert "invalid image reference" not in error
+
+
+def test_analyze_bare_name_with_slash_is_reference() -> None:
+    assert _guess_scheme("library/alpine:3.20") == "registry"
+    assert _guess_scheme("127.0.0.1:5000/app/web:1") == "registry"
 
 
 def test_analyze_empty_scheme_value() -> None:
