@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,15 +27,46 @@ from tools.registry import free_port, local_registry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEVERITY_ORDER = ["Unknown", "Negligible", "Low", "Medium", "High", "Critical"]
+MAX_SOURCE_ERRORS = 5
+"""Failed feed sources listed one by one; the service log has every one."""
+CHECK_OUTPUT_WIDTH = 72
+"""Width that the policy table wraps each rule's check output to."""
+SHARED_FEEDS = REPO_ROOT.parent / "shared" / "feeds"
+LOCAL_FEEDS_HINT = (
+    "osv=../shared/feeds/pypi/pypa-advisory-database/vulns,osv=../shared/feeds/npm/ghsa,"
+    "alpine-secdb=../shared/feeds/alpine/alpine-secdb"
+    if SHARED_FEEDS.is_dir()
+    else ""
+)
+"""The README's offline `FEED_SOURCES`, offered when no source could be read and the copy
+exists beside the checkout."""
 
 
-def table(header: list[str], rows: list[list[object]]) -> str:
-    """Format rows as a plain table with aligned columns."""
+def table(header: list[str], rows: list[list[object]], wrap_last: int | None = None) -> str:
+    """Format rows as a plain table with aligned columns.
+
+    With `wrap_last`, text in the last column is wrapped to that many characters, and its
+    continuation lines are indented under the column.
+    """
     cells = [header] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    wrapped = [
+        _wrap(row[-1], wrap_last) if wrap_last else [row[-1]] for row in cells
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
+    widths.append(max(len(line) for lines in wrapped for line in lines))
+    indent = " " * sum(width + 2 for width in widths[:-1])
+    lines = []
+    for row, last_lines in zip(cells, wrapped):
+        first = [c.ljust(w) for c, w in zip(row[:-1], widths)] + [last_lines[0]]
+        lines.append("  ".join(first).rstrip())
+        lines.extend(indent + line for line in last_lines[1:])
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    # Ids such as GHSA-jf85-cpcp-j695 and URLs stay whole: no breaks at hyphens or inside words.
+    return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False) or [""]
 
 
 class Api:
@@ -80,20 +112,30 @@ def wait_for_service(api: Api, process: subprocess.Popen, log_path: Path) -> Non
 def sync_feeds(api: Api) -> None:
     print("== Feed sync")
     sources = os.environ.get("FEED_SOURCES", "")
-    print(f"FEED_SOURCES={sources or '(default)'}")
+    print(f"FEED_SOURCES={sources or '(default: the public feeds, which can take minutes)'}")
     response = api.call("POST", "/v1/system/feeds", ok=(200, 400, 502))
     body = response.json()
     if response.status_code == 400:
         print(f"feed sync failed: {body.get('message')}")
         return
     if response.status_code == 502:
-        print("some feed sources could not be read; the vulnerabilities below come from the rest")
         body = body["detail"]["sync_result"]
     for feed in body:
-        for error in feed.get("errors", []):
-            print(f"source failed: {error}")
+        errors = feed.get("errors", [])
+        for error in errors[:MAX_SOURCE_ERRORS]:
+            print(f"source failed: {textwrap.shorten(str(error), 240)}")
+        if len(errors) > MAX_SOURCE_ERRORS:
+            print(f"... and {len(errors) - MAX_SOURCE_ERRORS} more failed sources")
         rows = [[g["group"], g["status"], g["updated_record_count"]] for g in feed["groups"]]
-        print(table(["Group", "Status", "Records"], rows) if rows else "no records imported")
+        if rows:
+            if errors:
+                print("some feed sources failed; the vulnerabilities below come from the rest")
+            print(table(["Group", "Status", "Records"], rows))
+        else:
+            print("no feed source could be read, so no vulnerabilities are shown below")
+            if LOCAL_FEEDS_HINT:
+                print(f"without internet access, use the copy beside this checkout:\n"
+                      f"    FEED_SOURCES={LOCAL_FEEDS_HINT} make demo")
     print()
 
 
@@ -144,7 +186,8 @@ def report(api: Api, image: dict, tag: str) -> int:
     table_rows = result["result"][result["image_id"]]["result"]["rows"]
     print(table(
         ["Gate", "Trigger", "Action", "Check output"],
-        [[r[3], r[4], r[6], r[5][:100]] for r in table_rows],
+        [[r[3], r[4], r[6], r[5]] for r in table_rows],
+        wrap_last=CHECK_OUTPUT_WIDTH,
     ))
     return 0 if entry["status"] == "pass" else 1
 

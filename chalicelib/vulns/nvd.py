@@ -317,6 +317,13 @@ class NvdApiClient:
                 response = self._session.get(
                     self.url, params=params, headers=headers, timeout=NVD_API_TIMEOUT
                 )
+            except requests.Timeout as error:
+                problem = str(error)
+            except requests.ConnectionError as error:
+                # A host that does not resolve or refuses connections will not answer a few
+                # seconds later either; retrying only delays the other sources (minutes offline).
+                problem = f"cannot connect ({_connection_cause(error)})"
+                break
             except requests.RequestException as error:
                 problem = str(error)
             else:
@@ -487,3 +494,12 @@ def iter_nvd_api_records(
         raise FeedError(f"NVD mirror {mirror.path} could not be updated: {error}") from error
     logger.info("NVD mirror synced: url=%s entries_read=%d path=%s", url, read, mirror.path)
     yield from mirror.records()
+
+
+def _connection_cause(error: requests.ConnectionError) -> str:
+    """Return the innermost reason of a connection error, without urllib3's pool details."""
+    cause: BaseException = error
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return str(reason or cause)

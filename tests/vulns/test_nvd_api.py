@@ -11,6 +11,7 @@ import copy
 import datetime
 import http.server
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,3 +300,19 @@ def test_clock_going_back_sends_no_request(api: NvdApiServer, tmp_path: Path) ->
     assert read == 0
     assert api.requests == []
     assert len(ids(mirror)) == 38
+
+
+def test_unreachable_host_not_retried(tmp_path: Path) -> None:
+    # A port on loopback that nothing listens on refuses the connection at once.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sleep = RecordedSleep()
+    client = NvdApiClient(f"http://127.0.0.1:{port}/rest/json/cves/2.0", sleep=sleep)
+    mirror = NvdMirror(tmp_path / "nvd.sqlite", client)
+
+    with pytest.raises(FeedError, match="cannot connect") as raised:
+        mirror.sync(now=START)
+
+    assert sleep.pauses == []
+    assert "HTTPConnectionPool" not in str(raised.value)
