@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--platform",
         metavar="OS/ARCH[/VARIANT]",
         help="platform of a multi-platform image (default: linux/amd64), or 'all' for one "
-        "output per platform; for an archive or a Docker daemon image, the platform it must have",
+        "output per platform; an image of a single platform must be of this platform",
     )
     parser.add_argument(
         "--file",

@@ -26,7 +26,6 @@ from chalicelib.registry import (
     DockerArchiveSource,
     OciLayoutSource,
     RegistryClient,
-    RegistryError,
 )
 from chalicelib.registry.blobstore import open_store
 from chalicelib.registry.platform import DEFAULT_PLATFORM, Platform
@@ -79,9 +78,10 @@ def open_source(
 
     `text` is `SCHEME:VALUE` with a scheme of `SCHEMES`, or a bare value: an existing path is read
     as an OCI layout, a `docker save` archive or a plain directory, and anything else as a
-    registry reference. `platform` (`os/arch[/variant]`) picks the image of a multi-platform
-    registry image or OCI layout, and is checked against the image of an archive or a Docker
-    daemon. Raises `SourceError` when the source cannot be opened.
+    registry reference, unless it starts like a path. `platform` (`os/arch[/variant]`) picks the
+    image of a multi-platform registry image or OCI layout, and is checked against the config of
+    an image that has no index to pick from. Raises `SourceError` when the source cannot be
+    opened or is for another platform.
     """
     scheme, value = _split_scheme(text)
     if platform is not None:
@@ -97,7 +97,7 @@ def open_source(
     except (AnalysisError, OSError) as error:
         raise SourceError(f"{text}: {error}") from error
     try:
-        if platform is not None and scheme in ("docker-archive", "docker"):
+        if platform is not None and _needs_platform_check(scheme, opened.source):
             _check_platform(text, opened.source, platform)
     except SourceError:
         opened.close()
@@ -240,19 +240,41 @@ def _open_docker(name: str, docker_client_factory: DockerClientFactory) -> Opene
     return opened
 
 
+def _needs_platform_check(scheme: str, source: Any) -> bool:
+    """Return whether the platform of an opened image is not yet checked against --platform.
+
+    An archive or a Docker daemon image has one platform, which nothing has checked. A registry
+    image or an OCI layout chosen from an image index matched the platform of its index entry.
+    A registry image without an index, and the image of an OCI layout whose `index.json` lists
+    it alone, were taken whatever their platform.
+    """
+    if scheme in ("docker-archive", "docker"):
+        return True
+    if scheme in ("oci-dir", "oci-archive", "registry"):
+        return getattr(source, "parent_digest", None) is None
+    return False
+
+
 def _check_platform(text: str, source: Any, platform: str) -> None:
-    """Raise `SourceError` when an image of a single platform is not the requested platform."""
+    """Raise `SourceError` when the image config names a platform other than `platform`.
+
+    The variants are compared only when both name one, because image configs often leave out
+    the variant that the index entry gives.
+    """
     wanted = Platform.parse(platform)
-    actual_text = getattr(source, "platform", "") or ""
-    try:
-        actual = Platform.parse(actual_text)
-    except RegistryError:
+    config = getattr(source, "config", None) or {}
+    os_name, architecture, variant = (
+        value if isinstance(value, str) else ""
+        for value in (config.get("os"), config.get("architecture"), config.get("variant"))
+    )
+    if not (os_name and architecture):
         logger.warning(
             "%s does not name its platform, so --platform %s is not checked", text, platform
         )
         return
+    actual = Platform.of(os_name, architecture, variant)
     same = actual.os == wanted.os and actual.architecture == wanted.architecture
-    if same and (not wanted.variant or actual.variant == wanted.variant):
+    if same and (not wanted.variant or not variant or actual.variant == wanted.variant):
         return
     raise SourceError(
         f"{text}: the image is for {actual}, not {wanted}; give the image of that platform, "

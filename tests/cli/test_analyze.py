@@ -339,6 +339,18 @@ def test_analyze_platform_mismatch_of_archive(
     assert "linux/amd64, not linux/arm64" in capsys.readouterr().err
 
 
+def test_analyze_platform_mismatch_of_registry_image(
+    small_image: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run_analyze(
+        f"registry:{small_image}", "--platform", "linux/arm64", output=tmp_path / "o"
+    )
+
+    assert code == 1
+    assert "the image is for linux/amd64, not linux/arm64" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_analyze_platform_of_directory_rejected(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,9 +1,10 @@
-"""`plimsoll analyze --platform all` on multi-platform OCI layouts."""
+"""`plimsoll analyze --platform` on OCI layouts of one image and of several platforms."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def build_layout(root: Path, *, nested: bool) -> Path:
     """
     layout = root / "layout"
     for architecture in ("amd64", "arm64"):
-        builder = ImageBuilder()
+        builder = ImageBuilder(architecture=architecture)
         base = builder.add_layer()
         base.add_file("/etc/os-release", OS_RELEASE)
         top = builder.add_layer()
@@ -151,3 +152,93 @@ def test_analyze_platform_all_of_single_image(
     assert code == 0
     document = json.loads(capsys.readouterr().out)
     assert list(document) == ["linux/amd64"]
+
+
+def single_image_layout(root: Path, architecture: str) -> Path:
+    """Write a layout whose `index.json` lists one image for `linux/ARCHITECTURE`, by tag only."""
+    builder = ImageBuilder(architecture=architecture)
+    builder.add_layer().add_file("/etc/os-release", OS_RELEASE)
+    layout = root / "layout"
+    builder.write_oci_layout(layout, "1")
+    return layout
+
+
+def archive_of(layout: Path) -> Path:
+    """Write a tar archive of a layout directory beside it and return its path."""
+    path = layout.with_suffix(".tar")
+    with tarfile.open(path, "w") as archive:
+        for child in sorted(layout.iterdir()):
+            archive.add(child, arcname=child.name)
+    return path
+
+
+@pytest.mark.parametrize("scheme", ["oci-dir", "oci-archive"])
+def test_analyze_platform_mismatch_of_single_image_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scheme: str
+) -> None:
+    layout = single_image_layout(tmp_path, "amd64")
+    path = layout if scheme == "oci-dir" else archive_of(layout)
+
+    code = run_analyze(f"{scheme}:{path}", "--platform", "linux/arm64", "-o", "json")
+
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "the image is for linux/amd64, not linux/arm64" in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("scheme", ["oci-dir", "oci-archive"])
+def test_analyze_platform_match_of_single_image_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scheme: str
+) -> None:
+    layout = single_image_layout(tmp_path, "arm64")
+    path = layout if scheme == "oci-dir" else archive_of(layout)
+
+    code = run_analyze(f"{scheme}:{path}", "--platform", "linux/arm64/v8", "-o", "json")
+
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["architecture"] == "arm64"
+
+
+def test_analyze_platform_mismatch_of_annotated_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = single_image_layout(tmp_path, "arm64")
+    index_path = layout / "index.json"
+    index = json.loads(index_path.read_text())
+    index["manifests"][0]["platform"] = {"os": "linux", "architecture": "arm64"}
+    index_path.write_text(json.dumps(index))
+
+    code = run_analyze(f"oci-dir:{layout}", "--platform", "linux/amd64")
+
+    assert code == 1
+    assert "the image is for linux/arm64, not linux/amd64" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_analyze_platform_picks_index_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nested: bool
+) -> None:
+    layout = build_layout(tmp_path, nested=nested)
+    archive = archive_of(layout)
+
+    for source in (f"oci-dir:{layout}", f"oci-archive:{archive}"):
+        code = run_analyze(source, "--platform", "linux/arm64", "-o", "json")
+
+        assert code == 0
+        assert python_names(json.loads(capsys.readouterr().out)) == {"arm-only"}
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_analyze_platform_missing_from_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nested: bool
+) -> None:
+    layout = build_layout(tmp_path, nested=nested)
+
+    code = run_analyze(f"oci-dir:{layout}", "--platform", "linux/s390x", "-o", "json")
+
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "no image for platform linux/s390x" in captured.err
+    assert "linux/amd64, linux/arm64" in captured.err
+    assert captured.out == ""
