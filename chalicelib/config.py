@@ -143,7 +143,7 @@ class Settings:
             port=port,
             data_dir=Path(env.get("DATA_DIR", ".data")),
             database_url=database_url,
-            queue_url=env.get("QUEUE_URL", ""),
+            queue_url=_queue_url(env),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
             admin_password=admin_password,
             feed_sources=env.get("FEED_SOURCES", DEFAULT_FEED_SOURCES),
@@ -169,6 +169,17 @@ def _watch_interval(env: dict[str, str]) -> int:
             f"WATCH_INTERVAL_SECONDS={interval} is negative; set seconds, or 0 to disable"
         )
     return interval
+
+
+def _queue_url(env: dict[str, str]) -> str:
+    url = env.get("QUEUE_URL", "")
+    if url and not url.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"QUEUE_URL={url!r} is not an SQS queue URL; set https://sqs.REGION.amazonaws.com/"
+            "ACCOUNT/NAME (or the queue URL of LocalStack or moto), or unset it for the "
+            "in-process queue"
+        )
+    return url
 
 
 def _webhook_url(env: dict[str, str]) -> str:

@@ -17,6 +17,7 @@ from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, LocalDevServer, RouteMatcher
 
 from chalicelib.config import SettingsError, get_settings
+from chalicelib.queue.interface import QueueError
 from chalicelib.service.context import Services, get_services
 from chalicelib.service.images import requeue_unfinished
 from chalicelib.service.watch import run_watchers
@@ -96,6 +97,8 @@ def main() -> None:
             f"plimsoll: cannot open the database ({exc}); check DATA_DIR={settings.data_dir} "
             "and DATABASE_URL"
         )
+    except QueueError as exc:
+        sys.exit(f"plimsoll: cannot use QUEUE_URL={settings.queue_url} ({exc})")
     if not settings.queue_url:
         requeue_unfinished(services)
     if settings.watch_interval_seconds:

@@ -71,7 +71,8 @@ class SqsQueue:
                 client = get_sqs_client(region.group(1) if region else None, endpoint_url)
             except BotoCoreError as error:
                 raise QueueError(
-                    f"no SQS client for {queue_url}: {error}; set AWS_REGION to the queue's region"
+                    f"no SQS client for {queue_url}: {error}; set AWS_DEFAULT_REGION to the "
+                    "queue's region"
                 ) from error
         self._client = client
 
