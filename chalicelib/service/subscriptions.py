@@ -269,7 +269,11 @@ def add_repository(
     """Watch a repository: list its tags and create or update its `repo_update` subscription.
 
     The repository watcher adds an image for each listed tag that the value's `repotags` does
-    not name yet, so the first run after this call adds every tag. With `dryrun` nothing is
+    not name yet, so the first run after this call adds every tag. This call records no tags,
+    as Anchore's does not: `repotags` names the tags whose image the watcher has added, and
+    the existing tags are what a user who watches a repository wants analyzed. A tag stored
+    before is not duplicated by that run, and a new digest of it is reported as a moved tag.
+    Adding a watched repository again keeps its `repotags`. With `dryrun` nothing is
     stored, and the returned record's `repotags` are the tags that would be watched.
     """
     reference = parse_repository(repository)

@@ -123,7 +123,7 @@ def _fail(result: WatchResult, message: str) -> None:
 
 
 def watch_tag(services: Services, subscription: SubscriptionRecord, result: WatchResult) -> None:
-    """Add the image a watched tag points at now when it differs from the newest stored one.
+    """Add the image a watched tag points at now when it differs from the digest seen last.
 
     The new image carries the previous image's annotations forward, its analysis is queued,
     and a `tag_update` notification lists the previous digests and the new one.
@@ -137,40 +137,79 @@ def watch_tag(services: Services, subscription: SubscriptionRecord, result: Watc
         _record_registry_failure(services, EVENT_REGISTRY_LOOKUP_FAILED, "tag", fulltag, exc)
         raise
 
-    images = services.store.list_images(fulltag=fulltag)
-    latest = newest_image(images, fulltag)
-    # The digest this watcher saw last wins over the store's newest one. A tag moved back to
-    # an older digest keeps that digest's old tag row, so the store would keep naming the
-    # other digest as newest and every run would report the move again.
-    state = subscription.watch_state or {}
-    seen = state.get("digest") or (latest.digest if latest is not None else None)
-    if seen == resolved.manifest_digest:
+    before = _SeenTag.read(services, fulltag, subscription)
+    if before.digest == resolved.manifest_digest:
         return
-    annotations = dict(latest.annotations) if latest is not None else {}
     record = add_image(
         services,
         AddImageRequest(
             pullstring=f"{reference.name}@{resolved.manifest_digest}",
             tag=fulltag,
-            annotations=annotations,
+            annotations=before.annotations,
             reactivate_subscriptions=False,
         ),
     )
-    services.store.update_subscription(
-        subscription.subscription_id, watch_state={"digest": record.digest}
-    )
     result.images_added.append(record.digest)
+    _tag_moved(services, fulltag, before, record, result)
+
+
+@dataclasses.dataclass
+class _SeenTag:
+    """The state of a tag before a watcher adds the image that the tag points at now."""
+
+    images: list[ImageRecord]
+    subscription: SubscriptionRecord | None
+    """The tag's `tag_update` subscription, which records the digest seen last."""
+    digest: str | None
+    """The digest seen last: the subscription's, else the store's newest for the tag."""
+    annotations: dict[str, str]
+    """The annotations of the tag's newest stored image, carried to a new digest."""
+
+    @classmethod
+    def read(
+        cls, services: Services, fulltag: str, subscription: SubscriptionRecord | None = None
+    ) -> _SeenTag:
+        """Read the tag's images and `tag_update` subscription from the store."""
+        if subscription is None:
+            subscription = services.store.find_subscription(fulltag, TAG_UPDATE)
+        images = services.store.list_images(fulltag=fulltag)
+        latest = newest_image(images, fulltag)
+        # The digest the tag watcher saw last wins over the store's newest one. A tag moved
+        # back to an older digest keeps that digest's old tag row, so the store would keep
+        # naming the other digest as newest and every run would report the move again.
+        state = (subscription.watch_state if subscription is not None else None) or {}
+        digest = state.get("digest") or (latest.digest if latest is not None else None)
+        annotations = dict(latest.annotations) if latest is not None else {}
+        return cls(images, subscription, digest, annotations)
+
+
+def _tag_moved(
+    services: Services, fulltag: str, before: _SeenTag, record: ImageRecord, result: WatchResult
+) -> None:
+    """Record that `fulltag` now points at `record` and queue its one `tag_update`.
+
+    Both the tag watcher and the repository watcher come here after adding a new digest of a
+    known tag, so the first to find the move notifies and the other finds nothing new.
+    The notification is queued only while the tag's `tag_update` subscription is active.
+    """
+    subscription = before.subscription
+    if subscription is not None:
+        services.store.update_subscription(
+            subscription.subscription_id, watch_state={"digest": record.digest}
+        )
     logger.info(
-        "watched tag moved: tag=%s previous=%s current=%s", fulltag, seen, record.digest
+        "watched tag moved: tag=%s previous=%s current=%s", fulltag, before.digest, record.digest
     )
+    if subscription is None or not subscription.active:
+        return
     queue_notification(
         services,
         TAG_UPDATE,
         fulltag,
         {
-            "last_eval": [image.digest for image in _tag_history(images, fulltag)],
+            "last_eval": [image.digest for image in _tag_history(before.images, fulltag)],
             "curr_eval": [record.digest],
-            "annotations": annotations,
+            "annotations": before.annotations,
         },
         result,
     )
@@ -182,6 +221,8 @@ def watch_repository(
     """Add an image for each tag of a watched repository that is new since the last run.
 
     A tag whose image cannot be added stays out of `repotags`, so the next run tries again.
+    Tags already in `repotags` are left to their `tag_update` subscriptions. A new tag that
+    the store has at another digest is handled as a moved tag (see `_tag_moved`).
     """
     key = subscription.subscription_key
     value = repository_value(subscription)
@@ -198,11 +239,13 @@ def watch_repository(
         if tag in known:
             continue
         fulltag = f"{reference.name}:{tag}"
+        before = _SeenTag.read(services, fulltag)
         try:
             record = add_image(
                 services,
                 AddImageRequest(
                     pullstring=fulltag,
+                    annotations=before.annotations,
                     autosubscribe=value["autosubscribe"],
                     reactivate_subscriptions=False,
                 ),
@@ -214,6 +257,10 @@ def watch_repository(
         watched.append(tag)
         result.images_added.append(record.digest)
         logger.info("watched repository got a tag: repository=%s tag=%s", key, tag)
+        # A tag new to the repository's list may be stored already, because a user added it
+        # or it left the registry and came back. A different digest now is a move.
+        if before.digest is not None and before.digest != record.digest:
+            _tag_moved(services, fulltag, before, record, result)
 
     value.update(tagcount=len(tags), repotags=sorted(watched))
     if value != repository_value(subscription):

@@ -247,6 +247,108 @@ def test_repo_update_adds_new_tag(
     assert tag_update.active
 
 
+def test_moved_tag_of_watched_repository_notified_once(
+    services: Services,
+    webhook: WebhookReceiver,  # noqa: F811
+    registry_address: str,
+    tmp_path: Path,
+) -> None:
+    repository = unique_repository()
+    tag = push_version(registry_address, tmp_path, repository, "latest", "one")
+    first = add_image(
+        services,
+        AddImageRequest(pullstring=tag, autosubscribe=True, annotations={"team": "blue"}),
+    )
+    add_repository(services, f"{registry_address}/{repository}", autosubscribe=False)
+
+    # The repository watcher runs first and finds `latest` new to the repository.
+    push_version(registry_address, tmp_path, repository, "latest", "two")
+    moved = run_watchers(services)
+
+    assert moved.errors == []
+    assert len(moved.images_added) == 1
+    second = moved.images_added[0]
+    assert second != first.digest
+    updates = payloads(webhook, "tag_update")
+    assert len(updates) == 1
+    assert updates[0]["subscription_key"] == tag
+    assert updates[0]["last_eval"] == [first.digest]
+    assert updates[0]["curr_eval"] == [second]
+    assert updates[0]["annotations"] == {"team": "blue"}
+    assert services.store.get_image(second).annotations == {"team": "blue"}
+
+    assert run_watchers(services).images_added == []
+    assert len(payloads(webhook, "tag_update")) == 1
+
+    # Now `latest` is in the repository's list, so its next move is the tag watcher's.
+    push_version(registry_address, tmp_path, repository, "latest", "three")
+    third = run_watchers(services).images_added
+    currents = [payload["curr_eval"] for payload in payloads(webhook, "tag_update")]
+    assert currents == [[second], third]
+
+
+def test_tag_watcher_first_no_second_update(
+    services: Services,
+    webhook: WebhookReceiver,  # noqa: F811
+    registry_address: str,
+    tmp_path: Path,
+) -> None:
+    repository = unique_repository()
+    tag = push_version(registry_address, tmp_path, repository, "latest", "one")
+    add_image(services, AddImageRequest(pullstring=tag, autosubscribe=True))
+    push_version(registry_address, tmp_path, repository, "latest", "two")
+    subscription = services.store.find_subscription(tag, "tag_update")
+    assert subscription is not None
+    seen_first = watch.WatchResult()
+    watch.watch_tag(services, subscription, seen_first)
+    queued = [n.payload["curr_eval"] for n in services.store.list_notifications()]
+    assert queued == [seen_first.images_added]
+
+    add_repository(services, f"{registry_address}/{repository}", autosubscribe=False)
+    result = run_watchers(services)
+
+    assert result.errors == []
+    assert len(payloads(webhook, "tag_update")) == 1
+    assert len(services.store.list_images(fulltag=tag)) == 2
+
+
+def test_first_repo_run_adds_tags_once(
+    services: Services,
+    webhook: WebhookReceiver,  # noqa: F811
+    registry_address: str,
+    tmp_path: Path,
+) -> None:
+    """Check that the first run after `repo add` adds every listed tag once.
+
+    `repo add` records no tags, like Anchore Engine's. A tag the user added before keeps its
+    one image and gets no `tag_update`. Adding the repository again keeps the recorded tags.
+    """
+    repository = unique_repository()
+    one = push_version(registry_address, tmp_path, repository, "1", "one")
+    two = push_version(registry_address, tmp_path, repository, "2", "two")
+    user_added = add_image(services, AddImageRequest(pullstring=one, autosubscribe=True))
+    name = f"{registry_address}/{repository}"
+    watched = add_repository(services, name, autosubscribe=False)
+    assert repository_value(watched)["repotags"] == []
+    assert repository_value(watched)["tagcount"] == 2
+
+    first = run_watchers(services)
+
+    assert first.errors == []
+    assert [image.digest for image in services.store.list_images(fulltag=one)] == [
+        user_added.digest
+    ]
+    assert len(services.store.list_images(fulltag=two)) == 1
+    assert payloads(webhook, "tag_update") == []
+    stored = services.store.find_subscription(name, "repo_update")
+    assert stored is not None
+    assert repository_value(stored)["repotags"] == ["1", "2"]
+
+    again = add_repository(services, name, autosubscribe=True)
+    assert repository_value(again)["repotags"] == ["1", "2"]
+    assert run_watchers(services).images_added == []
+
+
 def test_dry_run_repository_stores_nothing(
     services: Services, registry_address: str, tmp_path: Path
 ) -> None:
