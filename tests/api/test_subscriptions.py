@@ -10,6 +10,8 @@ from urllib.parse import quote
 import pytest
 from chalice.test import Client
 
+from chalicelib.service.context import Services
+from chalicelib.service.watch import run_watchers
 from tests.api.conftest import call
 from tools.imagebuild import ImageBuilder, push
 
@@ -126,6 +128,25 @@ def test_repository_add_creates_repo_update(client: Client, watched_repository: 
     status, body = call(client, "GET", "/v1/subscriptions?subscription_type=repo_update")
     assert status == 200, body
     assert [record["subscription_key"] for record in body] == [watched_repository]
+
+
+def test_repository_add_again_keeps_repotags(
+    client: Client, services: Services, watched_repository: str
+) -> None:
+    path = f"/v1/repositories?repository={quote(watched_repository)}"
+    status, body = call(client, "POST", path)
+    assert status == 200, body
+    assert json.loads(body[0]["subscription_value"])["repotags"] == []
+
+    first = run_watchers(services)
+    assert first.errors == []
+    status, body = call(client, "POST", path + "&autosubscribe=true")
+
+    assert status == 200, body
+    value = json.loads(body[0]["subscription_value"])
+    assert value["repotags"] == ["1", "2"]
+    assert value["autosubscribe"] is True
+    assert run_watchers(services).images_added == []
 
 
 def test_repository_dry_run_stores_nothing(client: Client, watched_repository: str) -> None:
