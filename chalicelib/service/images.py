@@ -12,6 +12,7 @@ import re
 from chalicelib.analysis import analyze_image
 from chalicelib.analysis.interface import AnalysisError, AnalysisReport
 from chalicelib.registry import (
+    AuthenticationError,
     InvalidReferenceError,
     ManifestNotFoundError,
     RegistryError,
@@ -85,6 +86,11 @@ def add_image(services: Services, request: AddImageRequest) -> ImageRecord:
             resolved = client.resolve(reference)
     except ManifestNotFoundError as exc:
         raise ResourceNotFoundError(f"cannot add image {request.pullstring}: {exc}") from exc
+    except AuthenticationError as exc:
+        raise UpstreamError(
+            f"cannot add image {request.pullstring}: {exc}; store credentials with "
+            f"POST /v1/registries (anchore-cli registry add {reference.registry} USER PASSWORD)"
+        ) from exc
     except RegistryError as exc:
         raise UpstreamError(f"cannot add image {request.pullstring}: {exc}") from exc
 

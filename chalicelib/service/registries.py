@@ -137,13 +137,13 @@ def check_credentials(services: Services, record: RegistryRecord) -> None:
             client.ping(host)
     except AuthenticationError as error:
         raise InvalidRequestError(
-            f"registry {host} rejected the credentials of user {record.registry_user!r}: "
-            f"{error}; check them, or add them with validate=false"
+            f"{error}; or store them unchecked with validate=false "
+            "(anchore-cli registry add --skip-validate)"
         ) from error
     except RegistryError as error:
         raise UpstreamError(
-            f"cannot check the credentials against registry {host}: {error}; "
-            "retry later, or add them with validate=false"
+            f"cannot check the credentials against registry {host}: {error}; retry later, or "
+            "store them unchecked with validate=false (anchore-cli registry add --skip-validate)"
         ) from error
     logger.info("registry credentials checked: registry=%s", record.registry)
 
