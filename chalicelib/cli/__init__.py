@@ -93,7 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     command = requested_command(arguments)
     args = build_parser(None if command is None else (command,)).parse_args(arguments)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    level = args.log_level.upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if logging.getLevelNamesMapping().get(level, logging.WARNING) > logging.DEBUG:
+        # urllib3 warns of each connection retry; the error that follows the last retry says
+        # all that a user needs, so the warnings show only with --log-level DEBUG.
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     return int(args.run(args))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from chalicelib.registry.errors import AuthenticationError, RegistryUnavailableError
-from chalicelib.registry.transport import request_proxies
+from chalicelib.registry.transport import describe_request_error, request_proxies
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +202,9 @@ class RegistryAuth:
             )
         except requests.RequestException as error:
             raise RegistryUnavailableError(
-                f"token request to {realm} for {subject} failed: {error}; check that the token "
-                "service of the registry is reachable, or retry later"
+                f"token request to {realm} for {subject} failed: "
+                f"{describe_request_error(error)}; check that the token service of the registry "
+                "is reachable, or retry later"
             ) from error
         with response:
             token, lifetime = self._read_token_response(response, realm, registry, subject)

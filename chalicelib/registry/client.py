@@ -47,7 +47,7 @@ from chalicelib.registry.reference import (
     normalize_registry_host,
     parse_reference,
 )
-from chalicelib.registry.transport import is_loopback, request_proxies
+from chalicelib.registry.transport import describe_request_error, is_loopback, request_proxies
 
 logger = logging.getLogger(__name__)
 
@@ -351,7 +351,7 @@ class RegistryClient:
         registry = normalize_registry_host(registry)
         api_host = DOCKER_HUB_API_HOST if registry == DOCKER_HUB else registry
         scheme = "http" if self._allows_plain_http(registry) else "https"
-        subject = f"registry {registry}"
+        subject = "a login check (GET /v2/)"
         with self._authorized_get(f"{scheme}://{api_host}/v2/", registry, "", subject, {}) as response:
             if response.status_code != 200:
                 raise RegistryError(
@@ -387,8 +387,9 @@ class RegistryClient:
                 )
             except requests.RequestException as error:
                 raise RegistryUnavailableError(
-                    f"request to registry {registry} for {subject} failed: {error}; check that "
-                    "the registry is up and reachable from here, or retry later"
+                    f"request to registry {registry} for {subject} failed: "
+                    f"{describe_request_error(error)}; check that the registry is up and "
+                    "reachable from here, or retry later"
                 ) from error
             if response.status_code != 401:
                 return response

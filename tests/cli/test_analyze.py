@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
 import tarfile
@@ -476,6 +478,46 @@ def test_plimsoll_command_runs_analyze(debian_archive: Path) -> None:
     document = json.loads(finished.stdout)
     assert schema_errors(cyclonedx_validator(), document) == []
     assert {"zlib1g", "urllib3", "minimist"} <= {c["name"] for c in document["components"]}
+
+
+def test_analyze_unreachable_registry_stderr(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    # Nothing listens on the port now, so every connection attempt is refused.
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "analyze", f"registry:127.0.0.1:{port}/app:1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+
+    assert finished.returncode == 1
+    lines = finished.stderr.splitlines()
+    assert len(lines) == 1, finished.stderr
+    assert lines[0].startswith(f"plimsoll analyze: error: registry:127.0.0.1:{port}/app:1: ")
+    assert f"connection refused (127.0.0.1:{port})" in lines[0]
+    assert "check that the registry is up and reachable from here" in lines[0]
+    assert "Max retries exceeded" not in lines[0]
+
+
+@pytest.mark.parametrize(("log_level", "expected"), [("WARNING", "ERROR"), ("debug", "NOTSET")])
+def test_main_sets_retry_warning_level(
+    log_level: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connection_pool = logging.getLogger("urllib3.connectionpool")
+    saved = connection_pool.level
+    connection_pool.setLevel(logging.NOTSET)
+    try:
+        code = main(["--log-level", log_level, "analyze", "/nonexistent"])
+
+        assert code == 1
+        assert logging.getLevelName(connection_pool.level) == expected
+    finally:
+        connection_pool.setLevel(saved)
 
 
 def test_plimsoll_help_lists_schemes() -> None:
