@@ -108,6 +108,12 @@ def list_images() -> object:
     status = query_param(blueprint, "analysis_status")
     if fulltag:
         records = image_service.find_images_by_tag(services, fulltag)
+        if not records:
+            # Anchore Engine answers 404 here, so anchore-cli `image get` reports the tag.
+            raise ResourceNotFoundError(
+                f"image data not found: no image is stored under {fulltag}; "
+                "add it with POST /v1/images (anchore-cli image add)"
+            )
         if status:
             records = [r for r in records if r.analysis_status == status]
     else:

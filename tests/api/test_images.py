@@ -148,3 +148,12 @@ def test_images_list_by_image_id(client: Client, small_image: str) -> None:
 
     assert status == 200, found
     assert [record["imageDigest"] for record in found] == [image["imageDigest"]]
+
+
+def test_images_list_unknown_tag_is_not_found(client: Client, registry_address: str) -> None:
+    reference = f"{registry_address}/plimsoll/never-added:1"
+
+    status, body = call(client, "GET", f"/v1/images?fulltag={reference}")
+
+    assert status == 404
+    assert reference in body["message"]
