@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from chalicelib.cli.sources import _guess_scheme, _split_scheme
-from chalicelib.registry import RegistryClient
+from chalicelib.cli.sources import LOGIN_HINT, _guess_scheme, _split_scheme, registry_client
+from chalicelib.registry import AuthenticationError
 from chalicelib.registry.blobstore import open_store, read_limited
 from chalicelib.registry.manifest import INDEX_MEDIA_TYPES
 from chalicelib.registry.platform import Platform
@@ -61,8 +61,11 @@ def _layout_platforms(path: Path) -> list[str] | None:
 
 
 def _registry_platforms(reference: str) -> list[str] | None:
-    with RegistryClient() as client:
-        top = client.fetch_manifest(reference)
+    with registry_client(reference) as client:
+        try:
+            top = client.fetch_manifest(reference)
+        except AuthenticationError as error:
+            raise AuthenticationError(f"{error}; {LOGIN_HINT}") from error
         if not top.is_index:
             return None
 

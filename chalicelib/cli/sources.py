@@ -22,12 +22,20 @@ from typing import Any, BinaryIO
 
 from chalicelib.analysis.interface import AnalysisError, LayerRef, Unknown
 from chalicelib.analysis.sbom import SbomSubject, SubjectKind
+from chalicelib.cli.credentials import (
+    PASSWORD_VARIABLE,
+    USERNAME_VARIABLE,
+    CredentialsError,
+    registry_credentials,
+)
 from chalicelib.registry import (
+    AuthenticationError,
     DockerArchiveSource,
     OciLayoutSource,
     RegistryClient,
 )
 from chalicelib.registry.blobstore import open_store
+from chalicelib.registry.reference import parse_reference
 from chalicelib.registry.platform import DEFAULT_PLATFORM, Platform
 
 logger = logging.getLogger(__name__)
@@ -184,10 +192,34 @@ def _opened_archive(source: Any, name: str, tags: list[str]) -> OpenedSource:
     return opened
 
 
+def registry_client(reference: str) -> RegistryClient:
+    """Return a registry client with the credentials for the registry of `reference`.
+
+    The credentials come from the Docker client config and the environment (see
+    `chalicelib.cli.credentials`). Raises `InvalidReferenceError` for an invalid reference and
+    `SourceError` for incomplete credentials in the environment.
+    """
+    registry = parse_reference(reference).registry
+    try:
+        credentials = registry_credentials(registry)
+    except CredentialsError as error:
+        raise SourceError(f"{reference}: {error}") from error
+    return RegistryClient(credentials=credentials)
+
+
+LOGIN_HINT = (
+    f"log in with `docker login REGISTRY`, or set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE}"
+)
+"""How to give `plimsoll analyze` credentials, appended to authentication errors."""
+
+
 def _open_registry(reference: str, platform: str) -> OpenedSource:
-    client = RegistryClient()
+    client = registry_client(reference)
     try:
         image = client.resolve(reference, platform)
+    except AuthenticationError as error:
+        client.close()
+        raise AuthenticationError(f"{error}; {LOGIN_HINT}") from error
     except BaseException:
         client.close()
         raise
