@@ -7,11 +7,13 @@ package listens on every interface and is never used. The demo and the test fixt
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -76,11 +78,14 @@ def registry_config(port: int, storage_dir: Path, auth: dict | None = None) -> d
 
 
 @contextlib.contextmanager
-def run_registry_process(workdir: Path, auth: dict | None = None) -> Iterator[RegistryProcess]:
+def run_registry_process(
+    workdir: Path, auth: dict | None = None, port: int | None = None
+) -> Iterator[RegistryProcess]:
     """Run `docker-registry serve` with its config and storage in `workdir` until the block exits.
 
     `auth` is the registry config's `auth` section (htpasswd or token), or None for an open
-    registry. Raises `RegistryStartError` when the binary is missing or the registry won't start.
+    registry. `port` fixes the port; None picks a free one. Raises `RegistryStartError` when the
+    binary is missing or the registry won't start.
     """
     binary = shutil.which(REGISTRY_BINARY)
     if binary is None:
@@ -89,10 +94,12 @@ def run_registry_process(workdir: Path, auth: dict | None = None) -> Iterator[Re
         )
     storage_dir = workdir / "storage"
     storage_dir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(START_ATTEMPTS):
-        port = free_port()
+    for attempt in range(START_ATTEMPTS if port is None else 1):
+        listen_port = port or free_port()
         config_path = workdir / "config.yml"
-        config_path.write_text(json.dumps(registry_config(port, storage_dir, auth), indent=2))
+        config_path.write_text(
+            json.dumps(registry_config(listen_port, storage_dir, auth), indent=2)
+        )
         log_path = workdir / f"registry-{attempt}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -102,8 +109,8 @@ def run_registry_process(workdir: Path, auth: dict | None = None) -> Iterator[Re
                 env=loopback_env(),
             )
         try:
-            if _wait_until_ready(process, port):
-                yield RegistryProcess(f"127.0.0.1:{port}", storage_dir, log_path)
+            if _wait_until_ready(process, listen_port):
+                yield RegistryProcess(f"127.0.0.1:{listen_port}", storage_dir, log_path)
                 return
         finally:
             _stop(process)
@@ -156,3 +163,34 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def main() -> None:
+    """Serve an open registry on 127.0.0.1 in the foreground until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.registry",
+        description="Run Debian's docker-registry on 127.0.0.1 with a config of its own.",
+    )
+    parser.add_argument("--port", type=int, default=5000, help="TCP port (default: 5000)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".data/registry"),
+        help="directory for the config, the log and the stored images (default: .data/registry)",
+    )
+    args = parser.parse_args()
+    # SIGTERM (from `kill` or `timeout`) unwinds like Ctrl-C, so the registry process is stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with run_registry_process(args.data_dir.resolve(), port=args.port) as registry:
+            print(f"registry on {registry.host}, images in {registry.storage_dir}; Ctrl-C stops it")
+            while True:
+                time.sleep(3600)
+    except RegistryStartError as error:
+        raise SystemExit(f"registry: {error}") from None
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
