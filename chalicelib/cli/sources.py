@@ -28,15 +28,15 @@ from chalicelib.cli.credentials import (
     CredentialsError,
     registry_credentials,
 )
+from chalicelib.cli.layouts import config_platform, open_layout, platform_matches
 from chalicelib.registry import (
     AuthenticationError,
     DockerArchiveSource,
-    OciLayoutSource,
     RegistryClient,
 )
 from chalicelib.registry.blobstore import open_store
-from chalicelib.registry.reference import parse_reference
 from chalicelib.registry.platform import DEFAULT_PLATFORM, Platform
+from chalicelib.registry.reference import parse_reference
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +175,7 @@ def _open(
     if scheme in ("oci-archive", "oci-dir"):
         if scheme == "oci-dir" and not Path(value).is_dir():
             raise SourceError(f"oci-dir:{value} is not a directory; use oci-archive: for a tar")
-        layout = OciLayoutSource(value, platform=platform or DEFAULT_PLATFORM)
-        return _opened_archive(layout, value, [])
+        return _opened_archive(open_layout(value, platform), value, [])
     if scheme == "docker":
         return _open_docker(value, docker_client_factory)
     if scheme == "dir":
@@ -288,28 +287,18 @@ def _needs_platform_check(scheme: str, source: Any) -> bool:
 
 
 def _check_platform(text: str, source: Any, platform: str) -> None:
-    """Raise `SourceError` when the image config names a platform other than `platform`.
-
-    The variants are compared only when both name one, because image configs often leave out
-    the variant that the index entry gives.
-    """
+    """Raise `SourceError` when the image config names a platform other than `platform`."""
     wanted = Platform.parse(platform)
-    config = getattr(source, "config", None) or {}
-    os_name, architecture, variant = (
-        value if isinstance(value, str) else ""
-        for value in (config.get("os"), config.get("architecture"), config.get("variant"))
-    )
-    if not (os_name and architecture):
+    found = config_platform(getattr(source, "config", None) or {})
+    if found is None:
         logger.warning(
             "%s does not name its platform, so --platform %s is not checked", text, platform
         )
         return
-    actual = Platform.of(os_name, architecture, variant)
-    same = actual.os == wanted.os and actual.architecture == wanted.architecture
-    if same and (not wanted.variant or not variant or actual.variant == wanted.variant):
+    if platform_matches(*found, wanted):
         return
     raise SourceError(
-        f"{text}: the image is for {actual}, not {wanted}; give the image of that platform, "
+        f"{text}: the image is for {found[0]}, not {wanted}; give the image of that platform, "
         "or leave out --platform"
     )
 

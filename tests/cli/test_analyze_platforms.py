@@ -242,3 +242,59 @@ def test_analyze_platform_missing_from_index(
     assert "no image for platform linux/s390x" in captured.err
     assert "linux/amd64, linux/arm64" in captured.err
     assert captured.out == ""
+
+
+def tagged_images_layout(root: Path) -> Path:
+    """Write a layout of an amd64 and an arm64 image tagged `amd` and `arm`, without platforms.
+
+    This is what `skopeo copy --override-arch ... oci:DIR:TAG` writes for two platforms.
+    """
+    layout = build_layout(root, nested=False)
+    index_path = layout / "index.json"
+    index = json.loads(index_path.read_text())
+    for entry in index["manifests"]:
+        architecture = entry.pop("platform")["architecture"]
+        entry["annotations"] = {"org.opencontainers.image.ref.name": architecture[:3]}
+    index_path.write_text(json.dumps(index))
+    return layout
+
+
+@pytest.mark.parametrize("scheme", ["oci-dir", "oci-archive"])
+def test_analyze_platform_picks_tagged_image(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scheme: str
+) -> None:
+    layout = tagged_images_layout(tmp_path)
+    path = layout if scheme == "oci-dir" else archive_of(layout)
+
+    code = run_analyze(f"{scheme}:{path}", "--platform", "linux/arm64", "-o", "json")
+
+    assert code == 0
+    report = AnalysisReport.model_validate_json(capsys.readouterr().out)
+    assert python_names(report) == {"arm-only"}
+    assert report.architecture == "arm64"
+
+
+def test_analyze_platform_missing_from_tagged_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = tagged_images_layout(tmp_path)
+
+    code = run_analyze(f"oci-dir:{layout}", "--platform", "linux/s390x", "-o", "json")
+
+    assert code == 1
+    error = capsys.readouterr().err
+    assert "no image for platform linux/s390x" in error
+    assert "linux/amd64 ('amd'), linux/arm64 ('arm')" in error
+
+
+def test_analyze_tagged_images_need_platform(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = tagged_images_layout(tmp_path)
+
+    code = run_analyze(f"oci-dir:{layout}", "-o", "json")
+
+    assert code == 1
+    error = capsys.readouterr().err
+    assert "contains 2 images" in error
+    assert "only by --platform" in error
