@@ -274,10 +274,10 @@ def _open_docker(name: str, docker_client_factory: DockerClientFactory) -> Opene
 def _needs_platform_check(scheme: str, source: Any) -> bool:
     """Return whether the platform of an opened image is not yet checked against --platform.
 
-    An archive or a Docker daemon image has one platform, which nothing has checked. A registry
-    image or an OCI layout chosen from an image index matched the platform of its index entry.
-    A registry image without an index, and the image of an OCI layout whose `index.json` lists
-    it alone, were taken whatever their platform.
+    An archive or a Docker daemon image has one platform, which nothing has checked. An image
+    chosen from an image index blob (`parent_digest` is set) matched the platform of its index
+    entry. Any other registry image or OCI layout image is checked, because an image that
+    `index.json` lists alone is taken whatever its platform.
     """
     if scheme in ("docker-archive", "docker"):
         return True
