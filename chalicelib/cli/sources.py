@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from chalicelib.analysis.interface import AnalysisError, LayerRef, Unknown
 from chalicelib.analysis.sbom import SbomSubject, SubjectKind
@@ -29,14 +29,13 @@ from chalicelib.cli.credentials import (
     registry_credentials,
 )
 from chalicelib.cli.layouts import config_platform, open_layout, platform_matches
-from chalicelib.registry import (
-    AuthenticationError,
-    DockerArchiveSource,
-    RegistryClient,
-)
+from chalicelib.registry import AuthenticationError, DockerArchiveSource
 from chalicelib.registry.blobstore import open_store
 from chalicelib.registry.platform import DEFAULT_PLATFORM, Platform
 from chalicelib.registry.reference import parse_reference
+
+if TYPE_CHECKING:
+    from chalicelib.registry import RegistryClient
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +202,9 @@ def registry_client(reference: str) -> RegistryClient:
         credentials = registry_credentials(registry)
     except CredentialsError as error:
         raise SourceError(f"{reference}: {error}") from error
+    # Imported here, because the client loads `requests`, which local sources never need.
+    from chalicelib.registry import RegistryClient
+
     return RegistryClient(credentials=credentials)
 
 

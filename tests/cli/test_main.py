@@ -62,3 +62,15 @@ def test_build_parser_loads_all_by_default() -> None:
     args = build_parser().parse_args(["version-compare", "deb"])
     assert args.scheme == "deb"
     assert callable(args.run)
+
+
+def test_analyze_of_local_source_skips_requests() -> None:
+    # Only a registry source needs the HTTP client; importing the source module must not load it.
+    code = "import sys, chalicelib.cli.sources; print('requests' in sys.modules)"
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
