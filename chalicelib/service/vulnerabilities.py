@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from chalicelib.analysis.interface import AnalysisReport, Distro, Package
+from chalicelib.analysis.interface import AnalysisReport, Distro, Package, PackageType
 from chalicelib.service.context import Services
 from chalicelib.service.errors import InvalidRequestError
 from chalicelib.store import EventRecord, FeedGroupRecord, ImageRecord, StoreError, match_key
@@ -504,7 +504,7 @@ def _rematch_state(
     """
     image = state.image
     packages = state.packages
-    if packages is None:
+    if packages is None or _needs_metadata(packages):
         packages = _stored_packages(services, image.digest)
     distro = _image_distro(image)
     lookups = image_lookups(packages, distro)
@@ -598,15 +598,26 @@ def rematch_image(
 
 
 def _stored_packages(services: Services, digest: str) -> list[Package]:
-    # NOTE: stored packages have no `metadata`, so a Java package, which is looked up by the
-    # groupId of its pom.properties, gets no lookup and no match when an image is re-matched.
+    """Return the packages of the image's analysis, with `metadata` where matching needs it.
+
+    The package table keeps no `metadata`, and a Java package is looked up by the groupId of its
+    pom.properties, so an image with Java packages is matched from its analysis document.
+    """
     packages = services.store.get_image_packages(digest)
-    if packages is not None:
+    if packages is not None and not _needs_metadata(packages):
         return packages
-    # An analysis stored before package lists were kept apart: read it once and keep its list.
     document = services.store.get_analysis(digest) or {}
-    services.store.save_image_packages(digest, document.get("packages") or [])
-    return services.store.get_image_packages(digest) or []
+    if packages is None:
+        # An analysis stored before package lists were kept apart: keep its list now.
+        services.store.save_image_packages(digest, document.get("packages") or [])
+        packages = services.store.get_image_packages(digest) or []
+        if not _needs_metadata(packages):
+            return packages
+    return [Package.model_validate(package) for package in document.get("packages") or []]
+
+
+def _needs_metadata(packages: Sequence[Package]) -> bool:
+    return any(package.type is PackageType.JAVA for package in packages)
 
 
 def diff_matches(previous: Sequence[VulnMatch], current: Sequence[VulnMatch]) -> MatchDiff:

@@ -551,3 +551,56 @@ def test_package_match_cache_equals_matcher(services: Services) -> None:
         assert len(expected) >= 8
         assert first == expected
         assert second == match_packages(packages[::-1], None, lookup)
+
+
+# Hand-made OSV record: the feed copies beside the checkout hold no Maven advisories.
+MAVEN_RECORD = """{
+  "id": "GHSA-test-jack-son1",
+  "modified": "2024-01-01T00:00:00Z",
+  "aliases": ["CVE-2099-0001"],
+  "affected": [{
+    "package": {"ecosystem": "Maven", "name": "com.fasterxml.jackson.core:jackson-databind"},
+    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "%s"}]}]
+  }]
+}"""
+JACKSON_2_9 = {
+    "name": "jackson-databind",
+    "version": "2.9.8",
+    "type": "java",
+    "location": "/app/lib/jackson-databind-2.9.8.jar",
+    "purl": "pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.9.8",
+    "metadata": {
+        "pom_properties": {
+            "groupId": "com.fasterxml.jackson.core",
+            "artifactId": "jackson-databind",
+            "version": "2.9.8",
+        }
+    },
+}
+
+
+def test_rematch_keeps_java_matches(tmp_path: Path) -> None:
+    maven_dir = tmp_path / "maven"
+    maven_dir.mkdir()
+    record_path = maven_dir / "GHSA-test-jack-son1.json"
+    record_path.write_text(MAVEN_RECORD % "2.9.9")
+    settings = Settings(data_dir=tmp_path / "data", feed_sources=f"osv={maven_dir}")
+    store = Store(f"sqlite:///{tmp_path / 'data' / 'plimsoll.db'}")
+    store.migrate()
+    services = Services(settings=settings, store=store, registry=RegistryClient())
+    try:
+        vuln_service.sync_feeds(services)
+        _add_matched_image(services, DIGEST, JACKSON_2_9)
+        before, _ = services.store.get_matches(DIGEST)
+        record_path.write_text(MAVEN_RECORD % "2.9.10")
+
+        result = vuln_service.sync_feeds(services)
+
+        after, _ = services.store.get_matches(DIGEST)
+        assert [match.vuln_id for match in before] == ["GHSA-test-jack-son1"]
+        assert result.rematched_images == 1
+        assert [(match.vuln_id, match.fixed_in) for match in after] == [
+            ("GHSA-test-jack-son1", ["2.9.10"])
+        ]
+    finally:
+        store.close()
