@@ -113,6 +113,8 @@ class _GroupProgress:
     """Progress of a running sync in one group: a running hash, a count and the sources."""
 
     started: float
+    read_until: float = 0.0
+    """When the last batch with a record of the group was staged."""
     digest: Any = dataclasses.field(default_factory=hashlib.sha256)
     records: int = 0
     sources: set[str] = dataclasses.field(default_factory=set)
@@ -280,6 +282,9 @@ def _stage_source(
             group.digest.update(digest.encode())
             group.records += 1
             group.sources.add(str(source))
+        staged_at = time.monotonic()
+        for namespace in {record.namespace for record in batch}:
+            progress[namespace].read_until = staged_at
 
 
 def _finish_group(
@@ -300,7 +305,11 @@ def _finish_group(
     fed it last time was read whole now, because then upstream dropped it. Otherwise a source
     was removed from `FEED_SOURCES`, so the group is left alone and None is returned.
     """
-    started = progress.started if progress else time.monotonic()
+    swap_started = time.monotonic()
+    # Groups are read together from one stream and swapped in one by one at the end, so a
+    # group's time is its reading span plus its own swap, not the time since its first record.
+    read_seconds = progress.read_until - progress.started if progress else 0.0
+    started = swap_started - read_seconds
     read_from = progress.sources if progress else set()
     fed_by = read_from | set(stored.sources if stored else ())
     failed = sorted(fed_by & failed_sources.keys())

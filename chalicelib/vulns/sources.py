@@ -94,8 +94,8 @@ logged; later failures are only counted and logged at debug level."""
 
 _ACCEPTED_FORMS = (
     f"expected comma-separated FORMAT=LOCATION entries, where FORMAT is one of "
-    f"{', '.join(FEED_FORMATS)} and LOCATION is a file, a directory, a .zip archive or an "
-    "http(s) URL"
+    f"{', '.join(FEED_FORMATS)} and LOCATION is a file, a directory, a zip archive, a tar "
+    "archive (plain or compressed with gzip, bzip2, xz or zstd) or an http(s) URL of one"
 )
 
 # NOTE: YAML documents are loaded with the base loader, which keeps every scalar a string.
