@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 
 from chalicelib.config import get_settings
+from chalicelib.registry.transport import describe_request_error
 from chalicelib.vulns.cvss import parse_cvss_vector, severity_from_cvss
 from chalicelib.vulns.interface import CvssScore, FeedError, Severity, VulnMatch, VulnRecord
 from chalicelib.vulns.matcher import RecordLookup
@@ -322,7 +323,7 @@ class NvdApiClient:
             except requests.ConnectionError as error:
                 # A host that does not resolve or refuses connections will not answer a few
                 # seconds later either; retrying only delays the other sources (minutes offline).
-                problem = f"cannot connect ({_connection_cause(error)})"
+                problem = f"cannot connect: {describe_request_error(error)}"
                 break
             except requests.RequestException as error:
                 problem = str(error)
@@ -494,12 +495,3 @@ def iter_nvd_api_records(
         raise FeedError(f"NVD mirror {mirror.path} could not be updated: {error}") from error
     logger.info("NVD mirror synced: url=%s entries_read=%d path=%s", url, read, mirror.path)
     yield from mirror.records()
-
-
-def _connection_cause(error: requests.ConnectionError) -> str:
-    """Return the innermost reason of a connection error, without urllib3's pool details."""
-    cause: BaseException = error
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    return str(reason or cause)

@@ -27,6 +27,7 @@ import requests
 import yaml
 import zstandard
 
+from chalicelib.registry.transport import describe_request_error
 from chalicelib.vulns.alpine_secdb import parse_alpine_secdb
 from chalicelib.vulns.debian_tracker import parse_debian_tracker
 from chalicelib.vulns.interface import FeedError, VulnRecord
@@ -434,8 +435,16 @@ def _downloaded(url: str) -> Iterator[Path]:
                         output.write(chunk)
         except requests.RequestException as error:
             raise FeedError(
-                f"feed location {url} could not be downloaded ({error}); check the URL in "
-                "FEED_SOURCES and that this host can reach it"
+                f"feed location {url} could not be downloaded ({_request_problem(error)}); "
+                "check the URL in FEED_SOURCES and that this host can reach it"
             ) from error
         logger.info("downloaded feed %s: %d bytes", url, target.stat().st_size)
         yield target
+
+
+def _request_problem(error: requests.RequestException) -> str:
+    """Return a short cause of a failed download: the HTTP status, or the connection failure."""
+    response = getattr(error, "response", None)
+    if response is not None:
+        return f"HTTP {response.status_code} {response.reason}"
+    return describe_request_error(error)

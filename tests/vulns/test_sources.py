@@ -411,3 +411,18 @@ def test_iter_records_truncated_tar(feeds_dir: Path, tmp_path: Path) -> None:
 
     with pytest.raises(FeedError, match="is not a readable tar archive"):
         list(iter_records(FeedSource("node-security", str(archive))))
+
+
+def test_download_failure_names_cause_briefly() -> None:
+    # A port on loopback that nothing listens on refuses the connection at once.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    [source] = parse_feed_sources(f"osv=http://127.0.0.1:{port}/all.zip")
+
+    with pytest.raises(FeedError) as raised:
+        list(iter_records(source))
+
+    message = str(raised.value)
+    assert f"connection refused (127.0.0.1:{port})" in message
+    assert "HTTPConnectionPool" not in message
