@@ -20,7 +20,7 @@ from chalicelib.service import images as image_service
 from chalicelib.service import policies as policy_service
 from chalicelib.service.context import Services, get_services
 from chalicelib.service.errors import InvalidRequestError, ResourceNotFoundError
-from chalicelib.vulns.nvd import matches_cve_ids, nvd_scores
+from chalicelib.vulns.nvd import matches_cve_ids, nvd_records
 
 logger = logging.getLogger(__name__)
 
@@ -215,8 +215,10 @@ def get_vulnerabilities(digest: str, vuln_type: str) -> object:
         if (vuln_type == "all" or (vuln_type == "os") == render.is_os_match(m))
         and not (vendor_only and m.will_not_fix)
     ]
-    nvd = nvd_scores(matches_cve_ids(kept), services.store.find_vuln_records)
-    rows = [render.vulnerability(m, nvd) for m in kept]
+    records = nvd_records(matches_cve_ids(kept), services.store.find_vuln_records)
+    nvd = {record.id: record.cvss for record in records}
+    cwes = {record.id: record.cwes for record in records}
+    rows = [render.vulnerability(m, nvd, cwes) for m in kept]
     return json_response(
         {"imageDigest": digest, "vulnerability_type": vuln_type, "vulnerabilities": rows}
     )

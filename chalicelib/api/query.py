@@ -19,6 +19,7 @@ from chalicelib.vulns.nvd import (
     cve_ids,
     fallback_severity,
     matches_cve_ids,
+    nvd_records,
     nvd_scores,
     with_nvd_severity,
 )
@@ -74,8 +75,10 @@ def query_vulnerabilities() -> object:
     for record in records:
         grouped[(record.id, record.namespace)].append(record)
     all_cve_ids = {cve for record in records for cve in cve_ids(record.id, record.aliases)}
-    nvd = nvd_scores(all_cve_ids, get_services().store.find_vuln_records)
-    rows = [_standalone_vulnerability(group, nvd) for group in grouped.values()]
+    found_nvd = nvd_records(all_cve_ids, get_services().store.find_vuln_records)
+    nvd = {record.id: record.cvss for record in found_nvd}
+    cwes = {record.id: record.cwes for record in found_nvd}
+    rows = [_standalone_vulnerability(group, nvd, cwes) for group in grouped.values()]
     return json_response(_page(rows, "vulnerabilities"))
 
 
@@ -211,12 +214,12 @@ def _package_type(namespace: str) -> str:
 
 
 def _standalone_vulnerability(
-    records: list[VulnRecord], nvd: dict[str, list[CvssScore]]
+    records: list[VulnRecord], nvd: dict[str, list[CvssScore]], cwes: dict[str, list[str]]
 ) -> dict[str, Any]:
     """Render the records of one id and namespace as one `StandaloneVulnerability`.
 
-    `nvd` maps CVE ids to stored NVD scores. They fill `nvd_data` and the severity of a record
-    that has none, as in the image vulnerability rows.
+    `nvd` maps CVE ids to stored NVD scores and `cwes` to NVD's CWE ids. They fill `nvd_data`,
+    and the scores give the severity of a record that has none, as in the image rows.
     """
     first = records[0]
     ids = cve_ids(first.id, first.aliases)
@@ -235,7 +238,7 @@ def _standalone_vulnerability(
             }
             for record in records
         ],
-        "nvd_data": render.nvd_data(ids, nvd),
+        "nvd_data": render.nvd_data(ids, nvd, cwes),
         "vendor_data": render.vendor_data(first.id, first.cvss, first.source),
         "references": [{"source": first.source, "url": first.link, "tags": []}]
         if first.link

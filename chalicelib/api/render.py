@@ -229,17 +229,22 @@ def cvss_scores(scores: list[CvssScore], major: str) -> dict[str, float]:
     }
 
 
-def nvd_data(ids: list[str], nvd: dict[str, list[CvssScore]]) -> list[dict]:
+def nvd_data(
+    ids: list[str], nvd: dict[str, list[CvssScore]], cwes: dict[str, list[str]] | None = None
+) -> list[dict]:
     """Render Anchore's `nvd_data`: one entry per CVE id, from the stored NVD record's scores.
 
     A CVE without stored NVD data keeps its entry, with -1.0 scores, so the entries list every
-    CVE id of the vulnerability.
+    CVE id of the vulnerability. `cwes` maps CVE ids to NVD's CWE ids, which each entry carries
+    as `cwes`, a field Anchore Engine does not have and its clients ignore.
     """
+    cwes = cwes or {}
     return [
         {
             "id": cve_id,
             "cvss_v2": cvss_scores(nvd.get(cve_id, []), "2"),
             "cvss_v3": cvss_scores(nvd.get(cve_id, []), "3"),
+            "cwes": cwes.get(cve_id, []),
         }
         for cve_id in ids
     ]
@@ -258,12 +263,16 @@ def vendor_data(vuln_id: str, scores: list[CvssScore], source: str | None) -> li
     ]
 
 
-def vulnerability(match: VulnMatch, nvd: dict[str, list[CvssScore]] | None = None) -> dict:
+def vulnerability(
+    match: VulnMatch,
+    nvd: dict[str, list[CvssScore]] | None = None,
+    cwes: dict[str, list[str]] | None = None,
+) -> dict:
     """Render a `Vulnerability` row.
 
-    `nvd` maps CVE ids to their stored NVD scores (`nvd_scores` of every row of the response,
-    looked up once). Those scores fill `nvd_data`, and they give the severity of a match whose
-    record has none; see `fallback_severity`.
+    `nvd` maps CVE ids to their stored NVD scores and `cwes` to NVD's CWE ids (from the NVD
+    records of every row of the response, looked up once). They fill `nvd_data`, and the scores
+    give the severity of a match whose record has none; see `fallback_severity`.
     """
     nvd = nvd or {}
     ids = cve_ids(match.vuln_id, match.aliases)
@@ -288,7 +297,7 @@ def vulnerability(match: VulnMatch, nvd: dict[str, list[CvssScore]] | None = Non
         "feed": "vulnerabilities",
         "feed_group": match.namespace,
         "will_not_fix": match.will_not_fix,
-        "nvd_data": nvd_data(ids, nvd),
+        "nvd_data": nvd_data(ids, nvd, cwes),
         "vendor_data": vendor_data(match.vuln_id, match.cvss, None),
     }
 

@@ -150,10 +150,15 @@ def nvd_scores(cve_ids: Iterable[str], lookup: RecordLookup) -> dict[str, list[C
 
     Ids that are not CVE ids, and CVEs without NVD data, are absent from the result.
     """
+    return {record.id: record.cvss for record in nvd_records(cve_ids, lookup)}
+
+
+def nvd_records(cve_ids: Iterable[str], lookup: RecordLookup) -> list[VulnRecord]:
+    """Return the stored NVD records of the CVE ids among `cve_ids`, in one lookup."""
     requested = sorted({cve_id for cve_id in cve_ids if cve_id.startswith("CVE-")})
     if not requested:
-        return {}
-    return {record.id: record.cvss for record in lookup(NVD_NAMESPACE, requested)}
+        return []
+    return lookup(NVD_NAMESPACE, requested)
 
 
 def cve_ids(vuln_id: str, aliases: Iterable[str]) -> list[str]:

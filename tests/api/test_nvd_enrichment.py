@@ -42,6 +42,11 @@ PACKAGES = [
 NO_SCORES = {"base_score": -1.0, "exploitability_score": -1.0, "impact_score": -1.0}
 
 
+def no_nvd_entry(cve_id: str) -> dict:
+    """Return the `nvd_data` entry of a CVE id without stored NVD data."""
+    return {"id": cve_id, "cvss_v2": NO_SCORES, "cvss_v3": NO_SCORES, "cwes": []}
+
+
 def write_nvd_page(folder: Path, cve_id: str = ALIAS) -> None:
     page = json.loads(NVD_SAMPLE.read_bytes())
     page["vulnerabilities"][0]["cve"]["id"] = cve_id
@@ -84,6 +89,7 @@ def test_image_rows_take_nvd_scores(enriched: Client) -> None:
             "id": ALIAS,
             "cvss_v2": {"base_score": 4.3, "exploitability_score": 8.6, "impact_score": 2.9},
             "cvss_v3": {"base_score": 6.5, "exploitability_score": 2.8, "impact_score": 3.6},
+            "cwes": ["CWE-352"],
         }
     ]
     assert row["vendor_data"] == []
@@ -99,7 +105,7 @@ def test_image_rows_vendor_scores_kept_apart(enriched: Client) -> None:
     row = rows_by_id(enriched)["GHSA-vh95-rmgr-6w4m"]
 
     assert row["severity"] == "Medium"
-    assert row["nvd_data"] == [{"id": "CVE-2020-7598", "cvss_v2": NO_SCORES, "cvss_v3": NO_SCORES}]
+    assert row["nvd_data"] == [no_nvd_entry("CVE-2020-7598")]
     [vendor] = row["vendor_data"]
     assert vendor["id"] == "GHSA-vh95-rmgr-6w4m"
     assert vendor["cvss_v2"] == NO_SCORES
@@ -117,7 +123,7 @@ def test_image_rows_without_nvd_stay_unknown(
     row = rows_by_id(enriched)["PYSEC-2018-28"]
 
     assert row["severity"] == "Unknown"
-    assert row["nvd_data"] == [{"id": ALIAS, "cvss_v2": NO_SCORES, "cvss_v3": NO_SCORES}]
+    assert row["nvd_data"] == [no_nvd_entry(ALIAS)]
 
 
 def test_query_vulnerabilities_nvd_and_vendor_data(enriched: Client) -> None:
@@ -130,8 +136,9 @@ def test_query_vulnerabilities_nvd_and_vendor_data(enriched: Client) -> None:
     assert pysec["severity"] == "Medium"
     assert pysec["nvd_data"][0]["cvss_v3"]["base_score"] == 6.5
     assert pysec["nvd_data"][0]["cvss_v2"]["base_score"] == 4.3
+    assert pysec["nvd_data"][0]["cwes"] == ["CWE-352"]
     assert pysec["vendor_data"] == []
-    assert ghsa["nvd_data"] == [{"id": "CVE-2020-7598", "cvss_v2": NO_SCORES, "cvss_v3": NO_SCORES}]
+    assert ghsa["nvd_data"] == [no_nvd_entry("CVE-2020-7598")]
     assert ghsa["vendor_data"][0]["cvss_v3"]["base_score"] == 5.6
 
 
