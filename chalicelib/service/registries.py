@@ -27,7 +27,8 @@ from chalicelib.store.records import ConflictError, NotFoundError
 logger = logging.getLogger(__name__)
 
 REGISTRY_TYPES = ("docker_v2", "awsecr")
-"""Registry types that Anchore Engine's API accepts; `awsecr` exchanges AWS keys for a token."""
+"""Registry types that Anchore Engine's API accepts. An `awsecr` entry's AWS keys are exchanged
+for an ECR login token."""
 
 AWS_AUTO_USER = "awsauto"
 """`registry_user` of an `awsecr` entry that takes AWS credentials from the environment."""
@@ -37,42 +38,36 @@ _REGISTRY_TEXT = re.compile(r"[^\s/]+(/[^\s]*)?")
 
 
 def parse_registry_request(body: Any) -> RegistryRecord:
-    """Validate a `RegistryConfigurationRequest` body into a record; raise `InvalidRequestError`."""
+    """Validate a `RegistryConfigurationRequest` body into a record.
+
+    Raises `InvalidRequestError` naming the first invalid or missing field.
+    """
     if not isinstance(body, dict):
         raise InvalidRequestError(
             "the request body must be a JSON object with registry, registry_user and "
             "registry_pass"
         )
-    registry = _required_text(body, "registry").strip()
-    if "://" in registry:
-        raise InvalidRequestError(
-            f"registry {registry!r} contains a URL scheme; give host[:port], optionally "
-            "followed by /repository or a trailing *"
-        )
-    if not _REGISTRY_TEXT.fullmatch(registry):
-        raise InvalidRequestError(
-            f"registry {registry!r} is invalid; give host[:port], optionally followed by "
-            "/repository or a trailing *"
-        )
-    host, slash, path = registry.partition("/")
-    registry = normalize_registry_host(host) + slash + path
+    registry = _registry_pattern(_required_text(body, "registry"))
+
     registry_type = body.get("registry_type") or "docker_v2"
     if registry_type not in REGISTRY_TYPES:
         raise InvalidRequestError(
             f"registry_type {registry_type!r} is not supported; use one of "
             f"{', '.join(REGISTRY_TYPES)}"
         )
-    if registry_type == "awsecr" and not _ECR_HOST.fullmatch(host.lower()):
+    if registry_type == "awsecr" and not _ECR_HOST.fullmatch(_registry_host(registry)):
         raise InvalidRequestError(
             f"registry {registry!r} is not an Amazon ECR host "
             "(ACCOUNT.dkr.ecr.REGION.amazonaws.com); use registry_type docker_v2"
         )
+
     verify = body.get("registry_verify", True)
     if not isinstance(verify, bool):
         raise InvalidRequestError(f"registry_verify {verify!r} is not a boolean; use true or false")
     name = body.get("registry_name") or registry
     if not isinstance(name, str):
         raise InvalidRequestError(f"registry_name {name!r} is not a string")
+
     return RegistryRecord(
         registry=registry,
         registry_name=name,
@@ -131,7 +126,7 @@ def check_credentials(services: Services, record: RegistryRecord) -> None:
 
     A wildcard or repository path in `record.registry` is dropped: the check reaches the host.
     """
-    host = record.registry.partition("/")[0].rstrip("*")
+    host = _registry_host(record.registry)
     try:
         with _client_for(record) as client:
             client.ping(host)
@@ -173,7 +168,7 @@ def registry_client(services: Services, reference: ImageReference) -> Iterator[R
 
 
 def _client_for(record: RegistryRecord, registry: str | None = None) -> RegistryClient:
-    host = registry or record.registry.partition("/")[0].rstrip("*")
+    host = registry or _registry_host(record.registry)
     if record.registry_type == "awsecr":
         credentials = _ecr_credentials(record, host)
     else:
@@ -214,3 +209,21 @@ def _required_text(body: dict, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidRequestError(f"{field} is missing or not a non-empty string; set it")
     return value
+
+
+def _registry_pattern(text: str) -> str:
+    """Return a stored `registry` value with its host normalized; raise if it is invalid."""
+    registry = text.strip()
+    if "://" in registry or not _REGISTRY_TEXT.fullmatch(registry):
+        reason = "contains a URL scheme" if "://" in registry else "is invalid"
+        raise InvalidRequestError(
+            f"registry {registry!r} {reason}; give host[:port], optionally followed by "
+            "/repository or a trailing *"
+        )
+    host, slash, path = registry.partition("/")
+    return normalize_registry_host(host) + slash + path
+
+
+def _registry_host(pattern: str) -> str:
+    """Return the host of a stored `registry` value, without its path or wildcard."""
+    return pattern.partition("/")[0].rstrip("*")
