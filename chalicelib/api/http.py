@@ -104,8 +104,8 @@ def decode_path_parameters(event: Request, get_response: Callable[[Request], Res
     and Chalice's local server passes path parameters on undecoded. The view reads the same dict,
     so decoding it here serves every route.
     """
-    # NOTE: if API Gateway hands over decoded parameters, a value that contains a literal `%XX`
-    # (possible only in a policy id) is decoded twice there; this was not tried on AWS.
+    # NOTE: if API Gateway hands over decoded parameters, a value with a literal `%XX` (possible
+    # only in a policy id) is decoded twice there. This was not tried on AWS.
     parameters = event.uri_params
     if parameters:
         for name, value in parameters.items():

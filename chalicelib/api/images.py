@@ -109,7 +109,7 @@ def list_images() -> object:
     if fulltag:
         records = image_service.find_images_by_tag(services, fulltag)
         if not records:
-            # Anchore Engine answers 404 here, so anchore-cli `image get` reports the tag.
+            # Anchore Engine returns 404 here, so anchore-cli `image get` reports the tag.
             raise ResourceNotFoundError(
                 f"image data not found: no image is stored under {fulltag}; "
                 "add it with POST /v1/images (anchore-cli image add)"

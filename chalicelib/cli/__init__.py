@@ -96,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = args.log_level.upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if logging.getLevelNamesMapping().get(level, logging.WARNING) > logging.DEBUG:
-        # urllib3 warns of each connection retry; the error that follows the last retry says
-        # all that a user needs, so the warnings show only with --log-level DEBUG.
+        # urllib3 warns of each connection retry. The error after the last retry contains what
+        # a user needs, so the warnings show only with --log-level DEBUG.
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     return int(args.run(args))
 

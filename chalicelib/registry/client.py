@@ -346,7 +346,7 @@ class RegistryClient:
 
         Raises `AuthenticationError` when the registry or its token service rejects them,
         `RegistryUnavailableError` when it cannot be reached, and `RegistryError` when it
-        answers with another status.
+        returns another status.
         """
         registry = normalize_registry_host(registry)
         api_host = DOCKER_HUB_API_HOST if registry == DOCKER_HUB else registry

@@ -361,8 +361,8 @@ def _facts(
     state: _VulnerabilityState,
     nvd_cvss: dict[str, list[CvssScore]],
 ) -> ImageFacts:
-    # Severity comes from NVD at read time for a match whose record has none, as in the API
-    # rows, so the gates and the vulnerability listing agree; replay reads the recorded matches.
+    # A match whose record has no severity takes NVD's at read time, as in the API rows, so the
+    # gates and the vulnerability listing agree. Replay reads the recorded matches instead.
     return ImageFacts(
         image_digest=digest,
         image_id=report.image_id,

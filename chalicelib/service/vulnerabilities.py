@@ -47,9 +47,9 @@ most this many records in memory."""
 
 REMATCH_PAGE_SIZE = 200
 """Images read, matched and written per transaction when images are matched again."""
-# NOTE: the peak RSS of a sync still grows with the number of images re-matched on PostgreSQL
-# (216 MiB at 2,000 and 412 MiB at 10,000 in `benchmarks.vulns_rematch_bulk`), although live
-# Python allocations stay flat between pages; the cause was not found.
+# NOTE: the peak RSS of a sync still grows with the number of images re-matched on PostgreSQL:
+# 216 MiB at 2,000 and 412 MiB at 10,000 in `benchmarks.vulns_rematch_bulk`. Live Python
+# allocations stay flat between pages, and the cause was not found.
 
 LOOKUP_CACHE_RECORDS = 20_000
 """Records that re-matching keeps for reuse by the next images; older lookups are dropped."""

@@ -192,8 +192,8 @@ def _enable_wal(cursor: Any) -> None:
     The switch needs an exclusive lock, and SQLite reports "database is locked" at once,
     without waiting out the busy timeout, when another connection is switching or writing at
     that moment (several processes opening a new file together). WAL mode is stored in the
-    file, so the first connection that succeeds switches it for all; the others retry until
-    they see it or the busy timeout has passed.
+    file, so the first connection that succeeds switches it for all. The others retry until
+    they find it switched or the busy timeout has passed.
     """
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
     delay = 0.01

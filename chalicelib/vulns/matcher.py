@@ -316,7 +316,7 @@ def _compared_version(package: Package) -> str:
     if package.type in DISTRO_PACKAGE_TYPES and package.source_version:
         version = package.source_version
     if package.type is PackageType.RPM:
-        # NOTE: the source RPM's file name has no epoch, so the binary package's epoch stands in
+        # NOTE: the source RPM's file name has no epoch, so the binary package's epoch is used
         # for the source's. A missing epoch stays missing, which the rpm scheme compares as 0.
         epoch = package.metadata.get("epoch")
         if epoch is not None and ":" not in version:

@@ -326,8 +326,8 @@ class NvdApiClient:
             except requests.Timeout as error:
                 problem = str(error)
             except requests.ConnectionError as error:
-                # A host that does not resolve or refuses connections will not answer a few
-                # seconds later either; retrying only delays the other sources (minutes offline).
+                # A host that does not resolve or refuses connections is unlikely to respond a few
+                # seconds later. Retrying would only delay the other sources, by minutes offline.
                 problem = f"cannot connect: {describe_request_error(error)}"
                 break
             except requests.RequestException as error:

@@ -1,9 +1,10 @@
 """`plimsoll analyze docker:NAME` through the real `docker` SDK, against a Docker Engine API server.
 
-No Docker daemon runs on the test machines, so the tests serve the few Engine API routes that
-the SDK calls for `images.get(name).save()` on a Unix socket of their own: `/version` (the SDK
-requests the API version first), `GET /vX/images/NAME/json` and `GET /vX/images/ID/get`. The
-`get` route streams a real `docker save` archive in chunks, as the daemon does.
+No Docker daemon runs on the test machines. The tests therefore serve, on a Unix socket of
+their own, the few Engine API routes that the SDK calls for `images.get(name).save()`:
+`/version` (the SDK requests the API version first), `GET /vX/images/NAME/json` and
+`GET /vX/images/ID/get`. The `get` route streams a real `docker save` archive in chunks, as the
+daemon does.
 """
 
 from __future__ import annotations
