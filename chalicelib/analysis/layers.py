@@ -105,22 +105,35 @@ class LayerEntry:
         """Return the entry as the analysis document stores it.
 
         The fields were checked when the tar entry was read, so the model is built without
-        validation, and every entry shares one set of field names as its `model_fields_set`.
-        A set per entry took about 700 of the 1,100 bytes that each entry cost, which is 40 MiB
-        for an image of 60,000 files.
+        validation, the way `FileEntry.model_construct` builds it, but without its loop over
+        the fields, which took 0.4 s for an image of 60,000 files. Every entry shares one set of
+        field names as its `model_fields_set`. A set per entry took about 700 of the 1,100 bytes
+        that each entry cost, which is 40 MiB for an image of 60,000 files.
         """
-        return FileEntry.model_construct(
-            _ALL_FILE_ENTRY_FIELDS,
-            path=self.path,
-            type=self.type,
-            mode=self.mode,
-            uid=self.uid,
-            gid=self.gid,
-            size=self.size,
-            sha256=self.sha256,
-            link_target=self.link_target,
-            layer_digest=self.layer,
+        entry = _new_model(FileEntry)
+        _set_attribute(
+            entry,
+            "__dict__",
+            {
+                "path": self.path,
+                "type": self.type,
+                "mode": self.mode,
+                "uid": self.uid,
+                "gid": self.gid,
+                "size": self.size,
+                "sha256": self.sha256,
+                "link_target": self.link_target,
+                "layer_digest": self.layer,
+            },
         )
+        _set_attribute(entry, "__pydantic_fields_set__", _ALL_FILE_ENTRY_FIELDS)
+        _set_attribute(entry, "__pydantic_extra__", None)
+        _set_attribute(entry, "__pydantic_private__", None)
+        return entry
+
+
+_new_model = FileEntry.__new__
+_set_attribute = object.__setattr__
 
 
 @dataclasses.dataclass
@@ -177,8 +190,11 @@ no glob keeps are kept as their summaries. Raises `LayerError` for a corrupt,
     """
     stream = LayerByteStream(blob, digest, options.max_layer_bytes, options.max_layer_entries)
     reader = _LayerReader(stream, digest, options, wants, scanner, lower, summarizer)
-    reader.read_all()
-    stream.drain()
+    try:
+        reader.read_all()
+        stream.drain()
+    finally:
+        stream.close()
     reader.contents.uncompressed_size = stream.total
     logger.debug(
         "read layer=%s entries=%d kept=%d bytes=%d",

@@ -16,7 +16,12 @@ from typing import Any, BinaryIO, Self, cast
 
 from chalicelib.analysis.interface import LayerRef
 from chalicelib.registry.blobstore import BlobStore, open_store, read_limited
-from chalicelib.registry.digest import compute_digest, open_verified, parse_digest, verify_content
+from chalicelib.registry.digest import (
+    VerifyingReader,
+    compute_digest,
+    parse_digest,
+    verify_content,
+)
 from chalicelib.registry.errors import (
     BlobNotFoundError,
     DigestMismatchError,
@@ -116,7 +121,9 @@ class _StoredImage:
             )
         stream = self._store.open(name)
         label = f"layer {layer.digest} in {self._store.description}"
-        return open_verified(stream.read, layer.digest, layer.size, label, stream.close)
+        # Unbuffered, because the layer reader asks for large chunks: a buffer would only copy them.
+        reader = VerifyingReader(stream.read, layer.digest, layer.size, label, stream.close)
+        return cast(BinaryIO, reader)
 
     def _use_parts(self, parts: ImageParts, layer_files: dict[str, str], platform: str) -> None:
         """Set the public attributes from checked image parts."""

@@ -99,29 +99,39 @@ class VerifyingReader(io.RawIOBase):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         """Read up to `len(buffer)` bytes into `buffer`, checking the content at the end."""
+        chunk = self._next_chunk(len(buffer))
+        length = len(chunk)
+        memoryview(buffer)[:length] = chunk
+        return length
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Return up to `size` bytes, or the rest when `size` is negative, checking at the end.
+
+        The source's chunk is returned as it is, without the copy that `readinto` makes.
+        """
+        if size is None or size < 0:
+            return self.readall()
+        return self._next_chunk(size)
+
+    def _next_chunk(self, want: int) -> bytes:
+        """Return the next chunk of at most `want` bytes from the source, hashed and counted."""
         if self._failure is not None:
             raise DigestMismatchError(self._failure)
-        if self._verified:
-            return 0
-
-        want = len(buffer)
-        if want == 0:
-            return 0
+        if self._verified or want == 0:
+            return b""
         if self._size is not None:
             # Ask for one byte past the expected size so that an oversized source is caught.
             want = min(want, self._size - self._count + 1)
         chunk = self._read_chunk(want)
         if not chunk:
             self._finish()
-            return 0
+            return b""
 
         self._count += len(chunk)
         if self._size is not None and self._count > self._size:
             self._fail(f"{self._label} is longer than the {self._size} bytes its descriptor gives")
         self._hash.update(chunk)
-        length = len(chunk)
-        memoryview(buffer)[:length] = chunk
-        return length
+        return chunk
 
     def close(self) -> None:
         """Close this stream and its source."""

@@ -7,6 +7,7 @@ import gzip
 import io
 import sys
 import tarfile
+import threading
 import zlib
 
 import pytest
@@ -230,3 +231,68 @@ def test_tarstream_zlib_fallback_same_result(case: str, monkeypatch: pytest.Monk
     monkeypatch.setattr(tarstream, "_decompressobj", decompressobj)
     monkeypatch.setattr(tarstream, "_INFLATE_ERRORS", errors)
     assert _outcome(blob) == with_isal
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["thread", "inline"])
+def reader_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Run a test with the blob read on a second thread and on the caller's thread."""
+    monkeypatch.setattr(tarstream, "READ_IN_THREAD", request.param)
+    return bool(request.param)
+
+
+def _reader_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("layer-reader")]
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_tarstream_both_modes_read_same(reader_mode: bool, compress: bool) -> None:
+    data = tar_bytes(
+        [file(f"dir/file{index}", bytes([index % 256]) * (index * 997)) for index in range(60)]
+    )
+    blob = gzip.compress(data) if compress else data
+    found = members(blob)
+    assert [name for name, *_ in found] == [f"dir/file{index}" for index in range(60)]
+    for index, (_, _, _, content) in enumerate(found):
+        assert content == bytes([index % 256]) * (index * 997)
+
+
+def test_tarstream_close_stops_blocked_thread(reader_mode: bool) -> None:
+    # The first header is corrupt, so the caller stops at once while the reading thread still
+    # has 32 MiB to inflate and is blocked on its full queue.
+    data = bytearray(tar_bytes([file("big", bytes(range(256)) * (128 * 1024))]))
+    data[0] = ord("X")
+    stream = LayerByteStream(io.BytesIO(gzip.compress(bytes(data), 1)), LAYER, 1 << 30)
+    with pytest.raises(LayerError, match="bad checksum"):
+        list(iter_members(stream))
+    stream.close()
+    assert _reader_threads() == []
+
+
+def test_tarstream_thread_error_raised_again(reader_mode: bool) -> None:
+    blob = gzip.compress(tar_bytes([file("a", bytes(range(256)) * 200)]))
+    stream = LayerByteStream(io.BytesIO(blob[: len(blob) // 2]), LAYER, 1 << 30)
+    with pytest.raises(LayerError, match="truncated"):
+        stream.drain()
+    with pytest.raises(LayerError, match="truncated"):
+        stream.read(1)
+    stream.close()
+
+
+def test_tarstream_source_error_reaches_caller(reader_mode: bool) -> None:
+    class FailingBlob(io.RawIOBase):
+        def __init__(self) -> None:
+            self.reads = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            self.reads += 1
+            if self.reads > 2:
+                raise OSError("connection reset by peer")
+            return bytes(512 * 4)
+
+    stream = LayerByteStream(FailingBlob(), LAYER, 1 << 30)  # type: ignore[arg-type]
+    with pytest.raises(LayerError, match="could not be read: connection reset by peer"):
+        stream.drain()
+    stream.close()

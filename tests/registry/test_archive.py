@@ -15,6 +15,7 @@ import pytest
 
 from chalicelib.analysis.interface import ImageSource
 from chalicelib.registry.archive import DockerArchiveSource, OciLayoutSource
+from chalicelib.registry.blobstore import open_store
 from chalicelib.registry.errors import (
     BlobNotFoundError,
     DigestMismatchError,
@@ -577,3 +578,31 @@ def test_docker_archive_rejects_invalid_manifest_json(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidImageLayoutError, match="not a non-empty list of images"):
         DockerArchiveSource(path)
+
+
+def test_tar_store_plain_member_reads_only_member(tmp_path: Path) -> None:
+    first = bytes(range(256)) * 40
+    second = b"second member"
+    archive = tmp_path / "layout.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, data in (("blobs/first", first), ("blobs/second", second)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    store = open_store(archive, "docker archive")
+    try:
+        with store.open("blobs/first") as stream:
+            pieces = [stream.read(3000) for _ in range(5)]
+        with store.open("blobs/second") as stream:
+            whole = stream.read()
+        with store.open("blobs/first") as stream:
+            buffer = bytearray(len(first) + 100)
+            count = stream.readinto(buffer)
+    finally:
+        store.close()
+
+    assert [len(piece) for piece in pieces] == [3000, 3000, 3000, 1240, 0]
+    assert b"".join(pieces) == first
+    assert whole == second
+    assert count == len(first)
+    assert bytes(buffer[:count]) == first

@@ -133,3 +133,27 @@ def test_verifying_reader_closes_source() -> None:
     reader.close()
 
     assert closed == [1]
+
+
+def test_verifying_reader_read_hands_chunks_through() -> None:
+    source = io.BytesIO(CONTENT)
+    reader = VerifyingReader(source.read, DIGEST, len(CONTENT), "blob under test")
+
+    chunks = []
+    while chunk := reader.read(5000):
+        chunks.append(chunk)
+
+    assert [len(chunk) for chunk in chunks] == [5000, 5000, 2000]
+    assert b"".join(chunks) == CONTENT
+    assert reader.read(10) == b""
+
+
+def test_verifying_reader_read_raises_at_end_on_mismatch() -> None:
+    corrupt = b"X" + CONTENT[1:]
+    reader = VerifyingReader(io.BytesIO(corrupt).read, DIGEST, len(CONTENT), "blob under test")
+
+    assert reader.read(len(CONTENT)) == corrupt
+    with pytest.raises(DigestMismatchError, match="not the expected " + DIGEST):
+        reader.read(1)
+    with pytest.raises(DigestMismatchError):
+        reader.read()
