@@ -17,6 +17,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
+from zlib import adler32
 
 from chalicelib.analysis.interface import AnalysisError
 
@@ -24,11 +25,14 @@ logger = logging.getLogger(__name__)
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
-_READ_SIZE = 256 * 1024
-_OUTPUT_SIZE = 1024 * 1024
+_FIRST_READ_SIZE = 256 * 1024
+"""Bytes of the blob read to detect its compression, kept small so a hostile blob costs little."""
+_READ_SIZE = 1024 * 1024
+_OUTPUT_SIZE = 4 * 1024 * 1024
+"""Largest uncompressed chunk. With the reading thread, larger chunks take the GIL less often."""
 _FIRST_SLICE = 64
 """Compressed bytes handed to the inflater at the start of each gzip member; see `_inflate`."""
-_QUEUED_CHUNKS = 4
+_QUEUED_CHUNKS = 2
 """Uncompressed chunks that the reading thread may hold ready, each at most `_OUTPUT_SIZE`."""
 
 PATH_MAX = 4096
@@ -157,7 +161,7 @@ class LayerByteStream:
         self._produced = 0
         self._buffer = b""
         self._position = 0
-        self._pending = self._read_raw()
+        self._pending = self._read_raw(_FIRST_READ_SIZE)
         self._offset = 0
         """Bytes of `_pending` already handed to the inflater."""
         self._slice = _FIRST_SLICE
@@ -204,9 +208,9 @@ class LayerByteStream:
         """Uncompressed bytes handed to the reader so far."""
         return self.total - (len(self._buffer) - self._position)
 
-    def _read_raw(self) -> bytes:
+    def _read_raw(self, size: int = _READ_SIZE) -> bytes:
         try:
-            return self._raw.read(_READ_SIZE)
+            return self._raw.read(size)
         except OSError as error:
             raise LayerError(f"layer {self.layer} could not be read: {error}") from error
 
@@ -295,7 +299,9 @@ class LayerByteStream:
             piece = memoryview(self._pending)[self._offset : self._offset + self._slice]
             try:
                 if piece:
-                    output = inflater.decompress(piece, _OUTPUT_SIZE)
+                    # One byte over the limit is enough to raise, so a bomb inflates no further.
+                    allowed = self._max_bytes - self._produced + 1
+                    output = inflater.decompress(piece, min(_OUTPUT_SIZE, allowed))
                 else:
                     # The input is used up, but the inflater may still hold output of the last symbols.
                     output = inflater.flush()
@@ -458,11 +464,14 @@ def iter_members(stream: LayerByteStream) -> Iterator[TarMember]:
             return
         if block == _ZERO_BLOCK:
             return
-        header_offset = stream.offset - BLOCK
         fields = _HEADER.unpack(block)
         _check_checksum(block, fields[6], layer)
         type_flag = fields[7]
-        size = _number(fields[4], layer, "size")
+        try:
+            # The common case of `_number`, inlined because it runs for every entry.
+            size = int(fields[4].rstrip(b"\0"), 8)
+        except ValueError:
+            size = _number(fields[4], layer, "size")
         if size < 0:
             # A negative size would move the stream back and read the same header forever.
             raise LayerError(f"layer {layer} has a tar header with the negative size {size}")
@@ -504,7 +513,9 @@ def iter_members(stream: LayerByteStream) -> Iterator[TarMember]:
         consumed = stream.offset - data_start
         remaining = member.data_size - consumed
         if remaining < 0:
-            raise LayerError(f"layer {layer}: the reader overran the tar entry at {header_offset}")
+            raise LayerError(
+                f"layer {layer}: the reader overran the tar entry whose data starts at {data_start}"
+            )
         stream.skip(remaining + (-member.data_size % BLOCK))
 
 
@@ -525,12 +536,21 @@ def _build_member(
     if magic == b"ustar\0" and prefix[0:1] != b"\0":
         path = _text(prefix.split(b"\0", 1)[0]) + "/" + path
     link = _text(linkname.split(b"\0", 1)[0])
+    try:
+        # The common case of `_number`, inlined because it runs for every entry.
+        mode_value = int(mode.rstrip(b"\0"), 8)
+        uid_value = int(uid.rstrip(b"\0"), 8)
+        gid_value = int(gid.rstrip(b"\0"), 8)
+    except ValueError:
+        mode_value = _number(mode, layer, "mode")
+        uid_value = _number(uid, layer, "uid")
+        gid_value = _number(gid, layer, "gid")
     member = TarMember(
         name=long_name if long_name is not None else path,
         type=type_flag,
-        mode=_number(mode, layer, "mode") & 0o7777,
-        uid=_number(uid, layer, "uid"),
-        gid=_number(gid, layer, "gid"),
+        mode=mode_value & 0o7777,
+        uid=uid_value,
+        gid=gid_value,
         size=size,
         linkname=long_link if long_link is not None else link,
         data_size=size,
@@ -610,10 +630,20 @@ def _skip_sparse_extensions(stream: LayerByteStream, block: bytes, layer: str) -
         extended = extension[504]
 
 
+def _byte_sum(block: bytes) -> int:
+    """Return the sum of the 512 bytes of `block`, as `sum(block)` would, in a fifth of its time.
+
+    Adler-32's low 16 bits are 1 plus the byte sum modulo 65521. A 256-byte half sums to at most
+    65,280, so the modulo never applies to a half.
+    """
+    view = memoryview(block)
+    return (adler32(view[:256]) & 0xFFFF) + (adler32(view[256:]) & 0xFFFF) - 2
+
+
 def _check_checksum(block: bytes, field: bytes, layer: str) -> None:
     expected = _number(field, layer, "checksum")
     # The checksum counts its own 8-byte field as spaces (8 * 32 = 256).
-    unsigned = sum(block) - sum(field) + 256
+    unsigned = _byte_sum(block) - sum(field) + 256
     if expected == unsigned:
         return
     signed = unsigned - 2 * sum(byte for byte in block[:148] + block[156:] if byte > 127)

@@ -878,7 +878,8 @@ def test_hostile_oversized_extended_header_rejected() -> None:
 
     (message, bytes_read), peak = sandboxed(run)
     assert "tar extended header of 67108864 bytes" in message
-    assert bytes_read <= 2 * MIB
+    # The reading thread may be a few 1 MiB reads ahead of the header parser when it raises.
+    assert bytes_read <= 6 * MIB
     assert peak < 8 * MIB
 
 

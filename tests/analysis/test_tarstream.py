@@ -296,3 +296,9 @@ def test_tarstream_source_error_reaches_caller(reader_mode: bool) -> None:
     with pytest.raises(LayerError, match="could not be read: connection reset by peer"):
         stream.drain()
     stream.close()
+
+
+def test_tarstream_byte_sum_equals_sum() -> None:
+    blocks = [bytes(512), b"\xff" * 512, bytes(range(256)) * 2, b"\xff" * 256 + bytes(256)]
+    for block in blocks:
+        assert tarstream._byte_sum(block) == sum(block)
