@@ -183,8 +183,9 @@ class Cataloger:
     """Selection tags: `os` or `language`, and the ecosystem."""
     summarize: Callable[[str, bytes], object] | None = None
     """Reduce a file to a JSON-serializable summary, or None when the file is not for this
-    cataloger. Files with an execute bit and files matching `summary_patterns` that no pattern
-    keeps are summarized while the layers stream (see `ExecutableSummarizer`)."""
+    cataloger. Files with an execute bit, ELF, Mach-O and PE files, and files matching
+    `summary_patterns` that no pattern keeps are summarized while the layers stream (see
+    `ExecutableSummarizer`)."""
     summary_patterns: tuple[str, ...] = ()
     """Globs of files summarized even without an execute bit, such as shared libraries."""
 
@@ -225,7 +226,9 @@ class ExecutableSummarizer:
     """Summarizes executables and `summary_patterns` files for the catalogers that read them.
 
     Used as the layer reader's `summarizer`: each file is read whole, at most `max_size` bytes,
-    and only `SUMMARY_PREFIX` and the JSON of the non-empty summaries are kept.
+    and only `SUMMARY_PREFIX` and the JSON of the non-empty summaries are kept. The reader
+    offers ELF, Mach-O and PE files without an execute bit as executables, and passes only the
+    bytes from the Go build info on for large ones (see `layers.Summarizer`).
     """
 
     def __init__(self, catalogers: Sequence[Cataloger], max_size: int) -> None:

@@ -20,11 +20,12 @@ from packageurl import PackageURL
 
 from chalicelib.analysis.binary import ElfFile, read_elf
 from chalicelib.analysis.catalog import SUMMARY_PREFIX, ParseContext, ParseResult
+from chalicelib.analysis.executables import GO_BUILD_INFO_MAGIC
 from chalicelib.analysis.interface import Package, PackageType
 
 logger = logging.getLogger(__name__)
 
-BUILD_INFO_MAGIC = b"\xff Go buildinf:"
+BUILD_INFO_MAGIC = GO_BUILD_INFO_MAGIC
 _HEADER_SIZE = 32
 _FLAG_BIG_ENDIAN = 0x1
 _FLAG_INLINE = 0x2
@@ -130,7 +131,9 @@ def decode_build_info(blob: bytes, elf: ElfFile | None) -> tuple[str, str]:
         if pointer_size not in (4, 8):
             raise BuildInfoError(f"build info pointer size {pointer_size} is not 4 or 8")
         if elf is None:
-            raise BuildInfoError("pointer-format build info is read only from ELF files")
+            raise BuildInfoError(
+                "build info of Go before 1.18 is read only from ELF files read whole"
+            )
         order = "big" if flags & _FLAG_BIG_ENDIAN else "little"
         version = _pointed_string(blob, 16, pointer_size, order, elf)
         modinfo = _pointed_string(blob, 16 + pointer_size, pointer_size, order, elf)

@@ -9,6 +9,7 @@ import posixpath
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from chalicelib.analysis.executables import GoBuildInfoSearch, is_executable_format
 from chalicelib.analysis.interface import FileEntry, FileType, SecretMatch, Unknown
 from chalicelib.analysis.options import AnalysisOptions
 from chalicelib.analysis.secrets import SecretScanner
@@ -36,6 +37,12 @@ OPAQUE_WHITEOUT = ".wh..wh..opq"
 _AUFS_META_PREFIX = "/" + WHITEOUT_PREFIX + WHITEOUT_PREFIX
 _WHOLE_READ_SIZE = 1024 * 1024
 """Regular files up to this size are read in one piece; larger ones are hashed in chunks."""
+_HEAD_SIZE = 4096
+"""Bytes of a larger file read first, to see whether it is an executable format."""
+_WHOLE_BINARY_SIZE = 16 * 1024 * 1024
+"""Executable-format files without an execute bit up to this size are read whole for the
+summarizer. Debian images have many larger shared libraries (libLLVM is over 100 MB), and
+reading those whole would raise the peak memory of an analysis by their size."""
 
 _TYPES = {
     DIRECTORY: FileType.DIR,
@@ -52,6 +59,9 @@ class Summarizer(Protocol):
 
     The layer reader reads each file that `wants` accepts whole, calls the summarizer, and keeps
     only the summary, so a 100 MB binary costs its size in memory only while it is summarized.
+    A file without an execute bit that starts like an ELF, Mach-O or PE file is offered with the
+    execute bits added to its mode. When such a file is over `_WHOLE_BINARY_SIZE` bytes, the
+    summarizer gets only the bytes from its Go build info magic on, if it has one.
     """
 
     def wants(self, path: str, mode: int, size: int) -> bool:
@@ -342,23 +352,77 @@ class _LayerReader:
             sha256 = hashlib.sha256(data).hexdigest()
             if keep:
                 self.contents.kept[path] = data
-            elif summarizer is not None:
-                summary = summarizer(path, data)
-                if summary is not None:
-                    self.contents.kept[path] = summary
+            else:
+                summarizer = self._binary_summarizer(path, member.mode, size, data) or summarizer
+                if summarizer is not None:
+                    self._keep_summary(path, summarizer(path, data))
             if size <= options.secret_max_file_size:
                 matches = self.scanner.scan(path, data)
                 if matches:
                     self.contents.secrets[path] = matches
         else:
-            digest = hashlib.sha256()
-            for chunk in stream.chunks(size):
-                digest.update(chunk)
-            sha256 = digest.hexdigest()
+            sha256 = self._read_large_file(path, member.mode, size)
         return LayerEntry(
             path, FileType.FILE, member.mode, member.uid, member.gid, size, sha256, None,
             self.digest,
         )
+
+    def _binary_summarizer(
+        self, path: str, mode: int, size: int, head: bytes
+    ) -> Summarizer | None:
+        """Return the summarizer when it wants the file as an executable, judged by content.
+
+        Syft catalogs Go and Rust binaries by MIME type, whatever their mode, so a file without
+        an execute bit whose first bytes `head` are ELF, Mach-O or PE is offered to the
+        summarizer as if it had one.
+        """
+        if self.summarizer is None or mode & 0o111 or not is_executable_format(head):
+            return None
+        return self.summarizer if self.summarizer.wants(path, mode | 0o111, size) else None
+
+    def _keep_summary(self, path: str, summary: bytes | None) -> None:
+        if summary is not None:
+            self.contents.kept[path] = summary
+
+    def _read_large_file(self, path: str, mode: int, size: int) -> str:
+        """Hash a file over `_WHOLE_READ_SIZE` bytes that nothing keeps, and return its SHA-256.
+
+        A binary without an execute bit is read whole for the summarizer up to
+        `_WHOLE_BINARY_SIZE` bytes. Larger ones, typically shared libraries, stream by, and
+        only the Go build info found on the way is summarized.
+        """
+        stream = self.stream
+        head = stream.read(_HEAD_SIZE)
+        if len(head) < _HEAD_SIZE:
+            raise LayerError(
+                f"layer {self.digest} is truncated inside {path}; pull or build the image again"
+            )
+        digest = hashlib.sha256(head)
+        summarizer = self._binary_summarizer(path, mode, size, head)
+        if summarizer is not None and size <= _WHOLE_BINARY_SIZE:
+            rest = stream.read(size - len(head))
+            if len(rest) < size - len(head):
+                raise LayerError(
+                    f"layer {self.digest} is truncated inside {path}; pull or build the image "
+                    "again"
+                )
+            digest.update(rest)
+            self._keep_summary(path, summarizer(path, head + rest))
+            return digest.hexdigest()
+
+        # NOTE: Go build info from before Go 1.18 points into the read-only data that has
+        # streamed by, and cargo-auditable data is found through the section headers at the
+        # end of the file, so neither is read from these files.
+        search = GoBuildInfoSearch(head, size) if summarizer is not None else None
+        if search is not None:
+            search.feed(head)
+        for chunk in stream.chunks(size - len(head)):
+            digest.update(chunk)
+            if search is not None:
+                search.feed(chunk)
+        if summarizer is not None and search is not None and search.excerpt is not None:
+            self._keep_summary(path, summarizer(path, bytes(search.excerpt)))
+        return digest.hexdigest()
 
     def _link_hard(self, member: TarMember, path: str) -> LayerEntry:
         """Record a hard link with the hash, content and secrets of the entry it names."""

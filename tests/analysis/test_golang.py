@@ -24,7 +24,7 @@ from chalicelib.analysis.golang import (
     read_build_info,
     summarize_go_binary,
 )
-from chalicelib.analysis.interface import PackageType
+from chalicelib.analysis.interface import AnalysisReport, PackageType
 from tests.analysis.builders import file, image
 
 BASE_ADDRESS = 0x400000
@@ -224,9 +224,47 @@ def test_golang_summary_parses_like_binary() -> None:
     assert found == {(p.name, p.version) for p in parse(content).packages}
 
 
-def test_golang_binary_without_execute_bit_is_skipped() -> None:
+def go_packages(report: AnalysisReport) -> set[tuple[str, str, str]]:
+    return {(p.name, p.version, p.location) for p in report.packages if p.type is PackageType.GO}
+
+
+def test_golang_binary_without_execute_bit_found() -> None:
     report = analyze_image(image([file("srv/tool", elf({".go.buildinfo": inline_blob()}))]))
-    assert [p for p in report.packages if p.type is PackageType.GO] == []
+    names = {name for name, _, _ in go_packages(report)}
+    assert names == {"github.com/example/tool", "github.com/google/uuid", "github.com/fork/sys",
+                     "stdlib"}
+
+
+def test_golang_object_file_not_searched() -> None:
+    content = bytearray(elf({".go.buildinfo": inline_blob()}))
+    content[16:18] = (1).to_bytes(2, "little")  # ET_REL: an object file, not an executable
+    report = analyze_image(image([file("srv/tool.o", bytes(content))]))
+    assert go_packages(report) == set()
+
+
+def test_golang_large_binary_without_execute_bit_streamed() -> None:
+    # Over the size read whole, a non-executable binary streams by and only its build info
+    # is summarized.
+    content = elf({".go.buildinfo": inline_blob()}) + b"\x00" * (17 * 1024 * 1024)
+    report = analyze_image(image([file("usr/lib/libtool.so", content)]))
+    assert ("github.com/google/uuid", "v1.6.0", "/usr/lib/libtool.so") in go_packages(report)
+    assert ("stdlib", "go1.22.1", "/usr/lib/libtool.so") in go_packages(report)
+    assert report.problems == []
+
+
+def test_golang_large_old_binary_without_execute_bit_is_unknown() -> None:
+    content = pointer_format_binary() + b"\x00" * (17 * 1024 * 1024)
+    report = analyze_image(image([file("usr/lib/libold.so", content)]))
+    assert go_packages(report) == set()
+    reasons = [problem.reason for problem in report.problems]
+    assert any("before 1.18" in reason for reason in reasons), reasons
+
+
+def test_golang_large_binary_without_build_info_not_reported() -> None:
+    content = elf({".text": b"\x90" * 64}) + b"\x00" * (17 * 1024 * 1024)
+    report = analyze_image(image([file("usr/lib/libplain.so", content)]))
+    assert report.packages == []
+    assert report.problems == []
 
 
 @pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolchain (go) is not installed")
@@ -286,3 +324,14 @@ def test_golang_trivy_binaries(
     assert summarized["github.com/aquasecurity/test"][0] == main_version
     assert summarized["stdlib"][0] == go_version
     assert len(summarized) == deps + 2
+
+
+def test_golang_trivy_binaries_without_execute_bit(shared_dir: Path) -> None:
+    directory = shared_dir / "acceptance-fixtures/trivy/parsers/golang/binary/testdata"
+    items = [file(f"testdata/{path.name}", path.read_bytes(), mode=0o444)
+             for path in sorted(directory.iterdir())]
+    found = go_packages(analyze_image(image(items)))
+    assert len(found) == 7
+    assert ("github.com/aquasecurity/test", "v1.0.0",
+            "/testdata/main-version-via-ldflags.elf") in found
+    assert ("stdlib", "go1.15.2", "/testdata/test.elf") in found

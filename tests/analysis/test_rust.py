@@ -109,3 +109,16 @@ def test_rust_trivy_binary(shared_dir: Path) -> None:
     found = {(p.name, p.version) for p in summarized.packages}
     assert found == {("crate_with_features", "0.1.0"), ("library_crate", "0.1.0")}
     assert found == {(p.name, p.version) for p in parse(content).packages}
+
+
+def test_rust_binary_without_execute_bit_in_image() -> None:
+    report = analyze_image(image([file("usr/lib/libdemo.so", audited(), mode=0o444)]))
+    found = {p.name for p in report.packages if p.type is PackageType.RUST}
+    assert found == {"auditable-demo", "serde"}
+
+
+def test_rust_trivy_binary_without_execute_bit(shared_dir: Path) -> None:
+    path = shared_dir / "acceptance-fixtures/trivy/parsers/rust/binary/testdata/test.elf"
+    report = analyze_image(image([file("testdata/test.elf", path.read_bytes(), mode=0o444)]))
+    found = {(p.name, p.version) for p in report.packages if p.type is PackageType.RUST}
+    assert found == {("crate_with_features", "0.1.0"), ("library_crate", "0.1.0")}
