@@ -2,8 +2,7 @@
 
 Names and versions follow Syft 1.18: the archive's own package comes from a `pom.properties`
 whose artifactId matches the file name, else from `MANIFEST.MF` (down to the OSGi
-`Bundle-Version`) and the file name; every other `META-INF/maven/**/pom.properties` is a
-package of its own. Archives are read from memory with
+`Bundle-Version`) and the file name; every other `pom.properties` is a package of its own. Archives are read from memory with
 `zipfile`; a nested archive gets the location `outer.war:WEB-INF/lib/inner.jar`.
 """
 
@@ -30,7 +29,10 @@ ARCHIVE_EXTENSIONS = (".jar", ".war", ".ear", ".jpi", ".hpi")
 ARCHIVE_PATTERNS = tuple(f"**/*{extension}" for extension in ARCHIVE_EXTENSIONS)
 
 MANIFEST_PATH = "META-INF/MANIFEST.MF"
-_POM_PROPERTIES = re.compile(r"META-INF/maven/(?:[^/]+/)*pom\.properties")
+# Syft 1.18.1 reads the entries that its globs `*pom.properties` and `*pom.xml` match, where `*`
+# spans directories too: any entry whose path ends with the name, not only `META-INF/maven/`.
+POM_PROPERTIES_SUFFIX = "pom.properties"
+POM_XML_SUFFIX = "pom.xml"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -374,30 +376,32 @@ def _archive_packages(
 ) -> list[Package]:
     """Return the archive's own package and its pom.properties packages, without nesting."""
     manifest: JavaManifest | None = None
-    poms: list[_PomProperties] = []
-    for info in infos:
+    # Syft keys pom.properties files by directory, so one directory contributes one package.
+    poms_by_directory: dict[str, _PomProperties] = {}
+    pom_xml_directories: set[str] = set()
+    for info in sorted(infos, key=lambda info: info.filename):
         if info.filename == MANIFEST_PATH:
             text = budget.read(archive, info, virtual_path).decode("utf-8", errors="replace")
             manifest = parse_manifest(text)
-        elif _POM_PROPERTIES.fullmatch(info.filename):
+        elif info.filename.endswith(POM_XML_SUFFIX):
+            pom_xml_directories.add(posixpath.dirname(info.filename))
+        elif info.filename.endswith(POM_PROPERTIES_SUFFIX):
             text = budget.read(archive, info, virtual_path).decode("utf-8", errors="replace")
             fields = parse_pom_properties(text)
             if fields.get("artifactId") and fields.get("version"):
-                poms.append(
-                    _PomProperties(
-                        info.filename,
-                        fields.get("groupId", ""),
-                        fields["artifactId"],
-                        fields["version"],
-                        fields,
-                    )
+                poms_by_directory[posixpath.dirname(info.filename)] = _PomProperties(
+                    info.filename,
+                    fields.get("groupId", ""),
+                    fields["artifactId"],
+                    fields["version"],
+                    fields,
                 )
-    poms.sort(key=lambda pom: pom.path)
+    poms = [poms_by_directory[directory] for directory in sorted(poms_by_directory)]
 
     # Syft reports no packages of an archive without a manifest but its nested archives.
     if manifest is None:
         return []
-    main, matched = _main_package(virtual_path, manifest, poms)
+    main, matched = _main_package(virtual_path, manifest, poms, pom_xml_directories)
     packages = [main] if main.name else []
     for pom in poms:
         if pom is matched:
@@ -412,13 +416,16 @@ def _archive_packages(
 
 
 def _main_package(
-    virtual_path: str, manifest: JavaManifest, poms: list[_PomProperties]
+    virtual_path: str,
+    manifest: JavaManifest,
+    poms: list[_PomProperties],
+    pom_xml_directories: set[str],
 ) -> tuple[Package, _PomProperties | None]:
     """Return the archive's own package and the pom.properties it was named from, if any."""
     filename = virtual_path.rsplit(":", 1)[-1]
     file_name, file_version = split_archive_filename(filename)
 
-    matched = _pom_matching_filename(poms, file_name)
+    matched = _pom_matching_filename(poms, file_name, pom_xml_directories)
     name = matched.artifact if matched else ""
     version = matched.version if matched else ""
     if not name:
@@ -492,17 +499,32 @@ def _manifest_licenses(manifest: JavaManifest) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()] if value else []
 
 
-def _pom_matching_filename(poms: list[_PomProperties], file_name: str) -> _PomProperties | None:
-    """Return the pom.properties whose artifactId fits the archive's file name, as Syft does."""
+def _pom_matching_filename(
+    poms: list[_PomProperties], file_name: str, pom_xml_directories: set[str]
+) -> _PomProperties | None:
+    """Return the pom.properties whose artifactId fits the archive's file name, as Syft does.
+
+    When an artifactId equals the file name, only such pom.properties fit. Otherwise one fits
+    when its artifactId starts with the file name or the file name ends with it. `poms` are in
+    directory order. Of the fitting ones, the first with a `pom.xml` beside it wins, else the
+    last one.
+    """
     if not file_name:
         return None
-    exact = [pom for pom in poms if pom.artifact == file_name]
-    if exact:
-        return exact[0]
+    exact = any(pom.artifact == file_name for pom in poms)
+    matched = None
     for pom in poms:
-        if pom.artifact.startswith(file_name) or file_name.endswith(pom.artifact):
-            return pom
-    return None
+        if exact:
+            fits = pom.artifact == file_name
+        else:
+            fits = pom.artifact.startswith(file_name) or file_name.endswith(pom.artifact)
+        if not fits:
+            continue
+        matched = pom
+        # NOTE: Syft requires the pom.xml to parse, but here its presence is enough.
+        if posixpath.dirname(pom.path) in pom_xml_directories:
+            break
+    return matched
 
 
 def _adopt_pom(package: Package, pom: _PomProperties) -> None:

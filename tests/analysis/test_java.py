@@ -351,3 +351,55 @@ def test_java_hard_link_shares_summary() -> None:
         ("lib", "/opt/lib-1.0.jar", "/opt/lib-1.0.jar"),
         ("lib", "/srv/lib-1.0.jar", "/srv/lib-1.0.jar"),
     }
+
+
+def test_java_pom_properties_outside_maven_directory(shared_dir: Path) -> None:
+    path = shared_dir / "acceptance-fixtures/trivy/parsers/java/jar/testdata"
+    location = "/app/io.quarkus.gizmo.gizmo-1.1.jar"
+    result = parse(location, (path / "io.quarkus.gizmo.gizmo-1.1.jar").read_bytes())
+    found = sorted(
+        (p.name, p.version, p.metadata["pom_properties"]["path"])
+        for p in result.packages
+        if p.location == location
+    )
+    assert found == [
+        ("gizmo", "1.1", "META-INF/maven/io.quarkus.gizmo/gizmo/pom.properties"),
+        ("jackson-databind", "2.12.3", "bar/foo/pom.properties"),
+        ("jackson-databind", "2.12.3", "foo/bar/pom.properties"),
+        ("jackson-databind", "2.13.4", "bar/bar/pom.properties"),
+        ("jackson-databind", "2.13.4", "foo/foo/pom.properties"),
+    ]
+    purls = {p.purl for p in result.packages if p.name == "jackson-databind"}
+    assert purls == {
+        "pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.12.3",
+        "pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.13.4",
+    }
+
+
+def test_java_one_pom_properties_per_directory() -> None:
+    content = zip_bytes(
+        {
+            "META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n\n",
+            "lib/a/pom.properties": b"groupId=g\nartifactId=first\nversion=1\n",
+            "lib/a/shaded-pom.properties": b"groupId=g\nartifactId=second\nversion=2\n",
+        }
+    )
+    names = {p.name for p in parse("/app/tool-1.0.jar", content).packages}
+    assert names == {"tool", "second"}
+
+
+def test_java_main_pom_prefers_one_with_pom_xml() -> None:
+    # Several artifactIds start with the file name: the first beside a pom.xml names the
+    # archive, and without a pom.xml the last one does.
+    entries = {
+        "META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n\n",
+        "a/pom.properties": b"groupId=g\nartifactId=tool-core\nversion=1.0\n",
+        "b/pom.properties": b"groupId=g\nartifactId=tool-api\nversion=2.0\n",
+        "b/pom.xml": b"<project/>",
+        "c/pom.properties": b"groupId=g\nartifactId=tool-extra\nversion=3.0\n",
+    }
+    main = parse("/app/tool.jar", zip_bytes(entries)).packages[0]
+    assert (main.name, main.version) == ("tool-api", "2.0")
+    del entries["b/pom.xml"]
+    main = parse("/app/tool.jar", zip_bytes(entries)).packages[0]
+    assert (main.name, main.version) == ("tool-extra", "3.0")
