@@ -346,8 +346,9 @@ class DockerArchiveSource(_StoredImage):
         diff_ids = _diff_ids(raw_config, where)
         if len(diff_ids) != len(layer_names):
             raise InvalidImageLayoutError(
-                f"{where} lists {len(layer_names)} layers for config {config_digest} but the "
-                f"config has {len(diff_ids)} diff ids; the archive is inconsistent"
+                f"{where} lists {_count(len(layer_names), 'layer')} for config {config_digest} "
+                f"but the config has {_count(len(diff_ids), 'diff id')}; the archive is "
+                "inconsistent"
             )
         layers = []
         layer_files = {}
@@ -403,6 +404,12 @@ class DockerArchiveSource(_StoredImage):
 
 def _check_layout_file(store: BlobStore) -> None:
     """Raise `InvalidImageLayoutError` unless the `oci-layout` file has a 1.x version."""
+    if not store.exists(_LAYOUT_FILE) and store.exists(_DOCKER_MANIFEST_FILE):
+        raise InvalidImageLayoutError(
+            f"{store.description} is not an OCI image layout but looks like a `docker save` "
+            "archive: it has manifest.json and no oci-layout file; read it with "
+            "docker-archive:PATH"
+        )
     if not store.exists(_LAYOUT_FILE):
         raise InvalidImageLayoutError(
             f"{store.description} is not an OCI image layout: the oci-layout file is missing; "
@@ -431,6 +438,11 @@ def _read_index(store: BlobStore) -> ManifestBlob:
             f"{where} is missing or not a file; the layout is incomplete, so write it again"
         )
     raw = read_limited(store, _INDEX_FILE, MAX_MANIFEST_SIZE)
+    if _lacks_schema_version(raw):
+        raise InvalidImageLayoutError(
+            f"{where} has no schemaVersion, so it is not an OCI image index; write the layout "
+            "again"
+        )
     try:
         index = parse_manifest(raw, OCI_INDEX, None, where)
     except (InvalidManifestError, UnsupportedMediaTypeError) as error:
@@ -440,6 +452,19 @@ def _read_index(store: BlobStore) -> ManifestBlob:
             f"{where} is an image manifest, not an image index; write the layout again"
         )
     return index
+
+
+def _lacks_schema_version(raw: bytes) -> bool:
+    """Return whether `raw` is a JSON object without `schemaVersion`, such as `{}`."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return False  # parse_manifest reports the invalid JSON
+    return isinstance(document, dict) and "schemaVersion" not in document
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _entry_names(entry: dict[str, Any]) -> set[str]:

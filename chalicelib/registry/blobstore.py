@@ -133,11 +133,14 @@ class TarStore:
         self._path = path
         try:
             self._tar = tarfile.open(path, mode="r:*")
-        except (tarfile.TarError, OSError) as error:
+        except tarfile.ReadError as error:
+            # The error lists each compression tried, one per line, so only its gist is shown.
             raise InvalidImageLayoutError(
-                f"{description} is not a readable tar archive ({error}); give a `docker save` "
-                "or OCI layout tar, plain or gzip-compressed"
+                f"{description} is not a tar archive (plain, gzip, bzip2 or xz); give a "
+                "`docker save` or OCI layout archive, a directory, or a registry reference"
             ) from error
+        except (tarfile.TarError, OSError) as error:
+            raise InvalidImageLayoutError(f"{description} cannot be read: {error}") from error
         try:
             members = self._index_members()
         except (tarfile.TarError, OSError, EOFError) as error:

@@ -150,7 +150,7 @@ def test_oci_layout_unknown_ref_name(shared_dir: Path) -> None:
         (f"{STEREOSCOPE}/valid_manifest", "oci-layout file is missing"),
         (f"{TRIVY_OCI}/test_bad_index_json.oci", "not valid JSON"),
         (f"{TRIVY_OCI}/test_index_json_dir.oci", "missing or not a file"),
-        (f"{TRIVY_OCI}/test_no_valid_manifests.oci", "schemaVersion None"),
+        (f"{TRIVY_OCI}/test_no_valid_manifests.oci", "has no schemaVersion, so it is not an OCI"),
         (f"{TRIVY_OCI}/no_such_layout.oci", "does not exist"),
     ],
 )
@@ -471,10 +471,8 @@ def test_docker_archive_detects_renamed_config(tmp_path: Path) -> None:
         DockerArchiveSource(archive)
 
 
-def test_docker_archive_rejects_layer_count_mismatch(tmp_path: Path) -> None:
-    archive = _docker_archive(
-        tmp_path / "image.tar", [{"tags": ["app:1"], "layers": [("a/layer.tar", LAYER_A)]}]
-    )
+def _rewrite_layer_list(archive: Path, layers: list[str]) -> None:
+    """Rewrite the `Layers` of the first image in the manifest.json of `archive`."""
     members = {}
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
@@ -482,7 +480,7 @@ def test_docker_archive_rejects_layer_count_mismatch(tmp_path: Path) -> None:
             assert stream is not None
             members[member.name] = stream.read()
     manifest = json.loads(members["manifest.json"])
-    manifest[0]["Layers"].append("a/layer.tar")
+    manifest[0]["Layers"] = layers
     members["manifest.json"] = json.dumps(manifest).encode()
     with tarfile.open(archive, "w") as tar:
         for name, data in members.items():
@@ -490,8 +488,38 @@ def test_docker_archive_rejects_layer_count_mismatch(tmp_path: Path) -> None:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
 
-    with pytest.raises(InvalidImageLayoutError, match=r"lists 2 layers.*1 diff ids"):
+
+def test_docker_archive_rejects_layer_count_mismatch(tmp_path: Path) -> None:
+    archive = _docker_archive(
+        tmp_path / "image.tar", [{"tags": ["app:1"], "layers": [("a/layer.tar", LAYER_A)]}]
+    )
+    _rewrite_layer_list(archive, ["a/layer.tar", "a/layer.tar"])
+
+    with pytest.raises(InvalidImageLayoutError, match=r"lists 2 layers.*has 1 diff id;"):
         DockerArchiveSource(archive)
+
+
+def test_docker_archive_layer_count_mismatch_singular(tmp_path: Path) -> None:
+    archive = _docker_archive(
+        tmp_path / "image.tar",
+        [{"tags": ["app:1"], "layers": [("a/layer.tar", LAYER_A), ("b/layer.tar", LAYER_B)]}],
+    )
+    _rewrite_layer_list(archive, ["a/layer.tar"])
+
+    with pytest.raises(InvalidImageLayoutError, match=r"lists 1 layer for .*has 2 diff ids;"):
+        DockerArchiveSource(archive)
+
+
+def test_oci_layout_rejects_docker_archive(tmp_path: Path) -> None:
+    archive = _docker_archive(
+        tmp_path / "image.tar", [{"tags": ["app:1"], "layers": [("a/layer.tar", LAYER_A)]}]
+    )
+
+    with pytest.raises(InvalidImageLayoutError, match="like a `docker save` archive") as error:
+        OciLayoutSource(archive)
+
+    assert "docker-archive:PATH" in str(error.value)
+    assert "skopeo" not in str(error.value)
 
 
 def test_docker_archive_with_oci_layout_uses_its_manifest(tmp_path: Path) -> None:
@@ -544,16 +572,18 @@ def test_docker_archive_does_not_extract(tmp_path: Path, shared_dir: Path) -> No
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        (b"not a tar archive at all", "not a readable tar archive"),
-        (gzip_bytes(b"x" * 2000), "not a readable tar archive"),
+        (b"not a tar archive at all", r"is not a tar archive \(plain, gzip, bzip2 or xz\); give"),
+        (gzip_bytes(b"x" * 2000), r"is not a tar archive \(plain, gzip, bzip2 or xz\); give"),
     ],
 )
 def test_docker_archive_rejects_non_tar(tmp_path: Path, content: bytes, fragment: str) -> None:
     path = tmp_path / "image.tar"
     path.write_bytes(content)
 
-    with pytest.raises(InvalidImageLayoutError, match=fragment):
+    with pytest.raises(InvalidImageLayoutError, match=fragment) as raised:
         DockerArchiveSource(path)
+
+    assert "\n" not in str(raised.value)
 
 
 def test_docker_archive_rejects_truncated_archive(tmp_path: Path, shared_dir: Path) -> None:
