@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.analysis.interface import AnalysisReport, FileEntry, FileType, PackageType
+from chalicelib.analysis.catalog import ParseContext
+from chalicelib.analysis.interface import (
+    AnalysisReport,
+    Distro,
+    FileEntry,
+    FileType,
+    PackageType,
+)
+from chalicelib.analysis.rpm import parse_rpmdb
 from chalicelib.analysis.sbom import SbomSubject, SubjectKind, build_sbom, write_sbom
 from chalicelib.analysis.sbom.syft import SCHEMA_URL, SCHEMA_VERSION
 from tests.analysis.sbom_support import (  # noqa: F401
@@ -222,3 +230,32 @@ def test_syft_reads_back_every_package_type(tmp_path: Path) -> None:
         ("spdx-json", spdx_validator()),
     ):
         assert schema_errors(validator, build_sbom(report, format_name, SUBJECT)) == []
+
+
+def test_sbom_rpm_epoch_in_version(shared_dir: Path) -> None:
+    # Syft writes an rpm package's version as EPOCH:VERSION-RELEASE when it has an epoch, in
+    # all three formats, and keeps the epoch as a purl qualifier.
+    database = shared_dir / "acceptance-fixtures/pkgdb/rpm/cbl-mariner-2.0/rpmdb.sqlite"
+    mariner = Distro(id="mariner", version_id="2.0", pretty_name="CBL-Mariner/Linux")
+    parsed = parse_rpmdb(
+        "/var/lib/rpm/rpmdb.sqlite", database.read_bytes(), ParseContext(mariner, {}.get)
+    )
+    report = make_report(parsed.packages)
+    purl = (
+        "pkg:rpm/mariner/ca-certificates-tools@2.0.0-1.cm2?arch=noarch&distro=mariner-2.0"
+        "&epoch=1&upstream=ca-certificates-2.0.0-1.cm2.src.rpm"
+    )
+
+    syft = {item["name"]: item for item in build_sbom(report, "syft-json")["artifacts"]}
+    cyclonedx = {item["name"]: item for item in build_sbom(report, "cyclonedx-json")["components"]}
+    spdx = {item["name"]: item for item in build_sbom(report, "spdx-json")["packages"]}
+
+    assert syft["ca-certificates-tools"]["version"] == "1:2.0.0-1.cm2"
+    assert syft["ca-certificates-tools"]["purl"] == purl
+    assert syft["ca-certificates-tools"]["metadata"]["version"] == "2.0.0"
+    assert cyclonedx["ca-certificates-tools"]["version"] == "1:2.0.0-1.cm2"
+    assert cyclonedx["ca-certificates-tools"]["purl"] == purl
+    assert spdx["ca-certificates-tools"]["versionInfo"] == "1:2.0.0-1.cm2"
+    assert syft["sqlite-libs"]["version"] == "3.34.1-2.cm2"
+    assert cyclonedx["sqlite-libs"]["version"] == "3.34.1-2.cm2"
+    assert spdx["sqlite-libs"]["versionInfo"] == "3.34.1-2.cm2"

@@ -20,6 +20,7 @@ from chalicelib.analysis.sbom.subject import (
     SbomContext,
     SubjectKind,
     file_id,
+    package_version,
     tool_version,
 )
 from chalicelib.analysis.sbom.syft import LANGUAGES, PACKAGE_TYPES, found_by
@@ -113,7 +114,7 @@ def _package_component(
         "bom-ref": package_id,
         "type": "application" if package.type is PackageType.BINARY else "library",
         "name": package.name,
-        "version": package.version,
+        "version": package_version(package),
     }
     if package.origin:
         component["publisher"] = package.origin

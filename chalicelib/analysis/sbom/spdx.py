@@ -18,7 +18,13 @@ from typing import Any
 
 from chalicelib.analysis.interface import Package, PackageType
 from chalicelib.analysis.sbom.licenses import License
-from chalicelib.analysis.sbom.subject import TOOL_NAME, SbomContext, SubjectKind, tool_version
+from chalicelib.analysis.sbom.subject import (
+    TOOL_NAME,
+    SbomContext,
+    SubjectKind,
+    package_version,
+    tool_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +130,7 @@ def _package(
     element: dict[str, Any] = {
         "SPDXID": _spdx_id(f"Package-{package.type.value}-{package.name}", package_id),
         "name": package.name,
-        "versionInfo": package.version,
+        "versionInfo": package_version(package),
         "supplier": f"Person: {package.origin}" if package.origin else NOASSERTION,
         "downloadLocation": NOASSERTION,
         "filesAnalyzed": False,

@@ -10,7 +10,13 @@ import hashlib
 import importlib.metadata
 from collections.abc import Iterator
 
-from chalicelib.analysis.interface import AnalysisReport, FileEntry, FileType, Package
+from chalicelib.analysis.interface import (
+    AnalysisReport,
+    FileEntry,
+    FileType,
+    Package,
+    PackageType,
+)
 from chalicelib.analysis.sbom.licenses import License, normalize_licenses
 
 TOOL_NAME = "plimsoll"
@@ -61,6 +67,19 @@ def tool_version() -> str:
         return importlib.metadata.version(TOOL_NAME)
     except importlib.metadata.PackageNotFoundError:
         return "0.0.0"
+
+
+def package_version(package: Package) -> str:
+    """Return the version of `package` as Syft 1.18.1 writes it in an SBOM.
+
+    Syft's version of an rpm package with an epoch is `EPOCH:VERSION-RELEASE`, such as
+    `1:2.0.0-1.cm2`. The analysis document keeps Anchore's `VERSION-RELEASE`, and the purl
+    keeps the epoch as a qualifier, as Syft's purl does.
+    """
+    epoch = package.metadata.get("epoch") if package.type is PackageType.RPM else None
+    if isinstance(epoch, int) and not isinstance(epoch, bool):
+        return f"{epoch}:{package.version}"
+    return package.version
 
 
 class SbomContext:

@@ -18,6 +18,7 @@ from chalicelib.analysis.sbom.subject import (
     SbomContext,
     SubjectKind,
     file_id,
+    package_version,
     tool_version,
 )
 
@@ -148,7 +149,7 @@ def _artifact(context: SbomContext, package_id: str, package: Package) -> dict[s
     artifact: dict[str, Any] = {
         "id": package_id,
         "name": package.name,
-        "version": package.version,
+        "version": package_version(package),
         "type": PACKAGE_TYPES.get(package.type, package.type.value),
         "foundBy": found_by(package.type),
         "locations": [_location(context, package.location, package.layer_digest)],
