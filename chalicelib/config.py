@@ -17,6 +17,65 @@ class SettingsError(ValueError):
     """An environment variable has a value that cannot be used."""
 
 
+@dataclasses.dataclass(frozen=True)
+class AnalysisLimit:
+    """A limit of `AnalysisOptions` that users set: a `plimsoll analyze` flag and a setting.
+
+    The flag is the field name with dashes (`--max-layer-bytes`) and the environment variable
+    of the service is the field name in upper case (`MAX_LAYER_BYTES`). Unset, the analysis
+    keeps the default of `AnalysisOptions`.
+    """
+
+    field: str
+    """Name of the `AnalysisOptions` field."""
+    description: str
+    """Description of the bounded quantity, used in help text."""
+    unit: str = "bytes"
+    allows_zero: bool = False
+
+    @property
+    def flag(self) -> str:
+        """The `plimsoll analyze` option."""
+        return "--" + self.field.replace("_", "-")
+
+    @property
+    def variable(self) -> str:
+        """The environment variable of the service."""
+        return self.field.upper()
+
+    def parse(self, text: str) -> int:
+        """Parse a value of the limit, raising `ValueError` with a message that names the unit."""
+        try:
+            value: int | None = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < 0 or (value == 0 and not self.allows_zero):
+            kind = "non-negative" if self.allows_zero else "positive"
+            raise ValueError(f"{text!r} is not a {kind} whole number of {self.unit}")
+        return value
+
+
+ANALYSIS_LIMITS = (
+    AnalysisLimit("max_layer_bytes", "maximum uncompressed size of one layer"),
+    AnalysisLimit(
+        "max_layer_entries",
+        "maximum number of tar entries in one layer, and of gzip members in its blob",
+        unit="entries",
+    ),
+    AnalysisLimit("max_kept_file_size", "maximum size of a file that a cataloger reads"),
+    AnalysisLimit(
+        "max_kept_rpmdb_size",
+        "maximum size of an rpm database (rpm/Packages, Packages.db or rpmdb.sqlite) that is read",
+    ),
+    AnalysisLimit(
+        "retrieved_file_max_size",
+        "maximum size of a file stored whole among the retrieved files",
+        allows_zero=True,
+    ),
+)
+"""The limits of an analysis that `plimsoll analyze` flags and service settings set."""
+
+
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 OSV_ECOSYSTEMS = (
     "PyPI",
@@ -105,6 +164,9 @@ class Settings:
     """URL that watch-mode notifications are POSTed to; empty means none are sent."""
     webhook_user: str = ""
     webhook_password: str = ""
+    analysis_limits: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Limits of `ANALYSIS_LIMITS` set in the environment, by `AnalysisOptions` field name. The
+    analysis keeps its defaults for the others."""
 
     @property
     def effective_database_url(self) -> str:
@@ -153,7 +215,23 @@ class Settings:
             webhook_url=_webhook_url(env),
             webhook_user=env.get("WEBHOOK_USER", ""),
             webhook_password=env.get("WEBHOOK_PASSWORD", ""),
+            analysis_limits=_analysis_limits(env),
         )
+
+
+def _analysis_limits(env: dict[str, str]) -> dict[str, int]:
+    limits = {}
+    for limit in ANALYSIS_LIMITS:
+        text = env.get(limit.variable)
+        if text is None:
+            continue
+        try:
+            limits[limit.field] = limit.parse(text)
+        except ValueError as error:
+            raise SettingsError(
+                f"{limit.variable}={error}; fix it, or unset it to keep the default"
+            ) from None
+    return limits
 
 
 def _watch_interval(env: dict[str, str]) -> int:

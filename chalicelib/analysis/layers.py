@@ -247,7 +247,9 @@ class _LayerReader:
             if count > max_entries:
                 raise LayerError(
                     f"layer {self.digest} has more than {max_entries} tar entries, the limit "
-                    "for one layer; raise max_layer_entries if the image is genuine"
+                    "for one layer; if the image is genuine, raise the limit with "
+                    "`plimsoll analyze --max-layer-entries` or the MAX_LAYER_ENTRIES setting of "
+                    "the service"
                 )
             path = normalize_path(member.name)
             slash = path.rfind("/")
@@ -334,7 +336,9 @@ class _LayerReader:
                 Unknown(
                     location=path,
                     reason=f"file is {size} bytes, over the limit of {limit} bytes kept for "
-                    f"catalogers; raise {option} to catalog it",
+                    f"catalogers; to catalog it, raise the limit with `plimsoll analyze "
+                    f"--{option.replace('_', '-')}` or the {option.upper()} setting of the "
+                    "service",
                 )
             )
         summarizer = None

@@ -47,7 +47,9 @@ def retrieve_files(
                 Unknown(
                     location=path,
                     reason=f"file is {entry.size} bytes, over the limit of {max_size} bytes "
-                    "for retrieved files; raise retrieved_file_max_size to store it",
+                    "for retrieved files; to store it, raise the limit with `plimsoll analyze "
+                    "--retrieved-file-max-size` or the RETRIEVED_FILE_MAX_SIZE setting of the "
+                    "service",
                 )
             )
             continue

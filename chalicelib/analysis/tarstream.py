@@ -272,8 +272,9 @@ class LayerByteStream:
         if self._produced > self._max_bytes:
             raise LayerError(
                 f"layer {self.layer} expands to more than {self._max_bytes} bytes "
-                "uncompressed, the limit for one layer; raise max_layer_bytes if the "
-                "image is genuine"
+                "uncompressed, the limit for one layer; if the image is genuine, raise the "
+                "limit with `plimsoll analyze --max-layer-bytes` or the MAX_LAYER_BYTES "
+                "setting of the service"
             )
         return chunk
 
@@ -337,7 +338,9 @@ class LayerByteStream:
             if self._members > self._max_members:
                 raise LayerError(
                     f"layer {self.layer} has more than {self._max_members} gzip members, the "
-                    "limit for one layer; raise max_layer_entries if the image is genuine"
+                    "limit for one layer; if the image is genuine, raise the limit with "
+                    "`plimsoll analyze --max-layer-entries` or the MAX_LAYER_ENTRIES setting "
+                    "of the service"
                 )
             self._inflater = _decompressobj(_GZIP_WBITS)
             self._slice = _FIRST_SLICE

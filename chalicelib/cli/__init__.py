@@ -29,6 +29,11 @@ class Subcommand:
         return importlib.import_module(self.module)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+INTERRUPTED_STATUS = 130
+"""Exit status after Ctrl-C: 128 plus SIGINT (2), as shells report a command that SIGINT ended."""
+
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(
         "analyze",
@@ -56,7 +61,11 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
         prog="plimsoll", description="Container image analysis and compliance."
     )
     parser.add_argument(
-        "--log-level", default="WARNING", help="log level on standard error (default: WARNING)"
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="log level on standard error, in any case (default: WARNING)",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for subcommand in SUBCOMMANDS:
@@ -89,13 +98,23 @@ def requested_command(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the subcommand named on the command line and return its exit code."""
-    arguments = sys.argv[1:] if argv is None else list(argv)
+    """Run the subcommand named on the command line and return its exit code.
+
+    Ctrl-C ends the run with one line on standard error and status 130, not a traceback.
+    """
+    try:
+        return _run(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:
+        print("plimsoll: interrupted", file=sys.stderr)
+        return INTERRUPTED_STATUS
+
+
+def _run(arguments: list[str]) -> int:
     command = requested_command(arguments)
     args = build_parser(None if command is None else (command,)).parse_args(arguments)
-    level = args.log_level.upper()
+    level = args.log_level
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if logging.getLevelNamesMapping().get(level, logging.WARNING) > logging.DEBUG:
+    if logging.getLevelNamesMapping()[level] > logging.DEBUG:
         # urllib3 warns of each connection retry. The error after the last retry contains what
         # a user needs, so the warnings show only with --log-level DEBUG.
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)

@@ -7,20 +7,29 @@ process. Output is the analysis document (`json`), a package table (`table`) or 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO
 
-from chalicelib.analysis import AnalysisError, LayerCache, MemoryLayerCache, analyze_image
+from chalicelib.analysis import (
+    AnalysisError,
+    AnalysisOptions,
+    LayerCache,
+    MemoryLayerCache,
+    analyze_image,
+)
 from chalicelib.analysis.interface import AnalysisReport, LayerRef, Package
 from chalicelib.analysis.sbom import FORMATS, SbomSubject, write_sbom
 from chalicelib.analysis.sbom.syft import PACKAGE_TYPES
 from chalicelib.cli.platforms import ALL_PLATFORMS, image_platforms
 from chalicelib.cli.sources import SCHEMES, DockerClientFactory, SourceError, open_source
+from chalicelib.config import ANALYSIS_LIMITS, AnalysisLimit
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +43,14 @@ _SOURCE_HELP = (
 )
 
 
+BROKEN_PIPE_STATUS = 141
+"""Exit status when the reader of standard output has gone (`| head`): 128 plus SIGPIPE (13),
+the status a shell reports for `cat` or `grep` that SIGPIPE ended, so `set -o pipefail` scripts
+see the same status from plimsoll as from those tools."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add SOURCE, `-o/--output`, `--platform` and `--file`."""
+    """Add SOURCE, `-o/--output`, `--platform`, `--file` and one option per analysis limit."""
     parser.add_argument("source", metavar="SOURCE", help=_SOURCE_HELP)
     parser.add_argument(
         "-o",
@@ -56,16 +71,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="write the output to OUT instead of standard output",
     )
+    limits = parser.add_argument_group(
+        "analysis limits", "limits that stop oversized images; a layer or file over one fails "
+        "the analysis or is skipped with a message naming its option"
+    )
+    for limit in ANALYSIS_LIMITS:
+        default = getattr(AnalysisOptions, limit.field)
+        limits.add_argument(
+            limit.flag,
+            metavar=limit.unit.upper(),
+            type=_limit_parser(limit),
+            help=f"{limit.description}, in {limit.unit} (default: {default})",
+        )
+
+
+def _limit_parser(limit: AnalysisLimit) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return limit.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+def analysis_options(args: argparse.Namespace) -> AnalysisOptions:
+    """Return the analysis options with the limits given on the command line."""
+    limits = {
+        limit.field: getattr(args, limit.field)
+        for limit in ANALYSIS_LIMITS
+        if getattr(args, limit.field, None) is not None
+    }
+    return AnalysisOptions(**limits)
 
 
 def run(args: argparse.Namespace, docker_client_factory: DockerClientFactory | None = None) -> int:
-    """Analyze SOURCE and write the output; print an error and return 1 when that fails."""
+    """Analyze SOURCE and write the output; print an error and return 1 when that fails.
+
+    Returns `BROKEN_PIPE_STATUS`, with no message, when standard output is a pipe whose reader
+    has closed it.
+    """
     progress = Progress(sys.stderr, enabled=sys.stderr.isatty())
     if args.platform == ALL_PLATFORMS:
         return _run_all_platforms(args, progress, docker_client_factory)
     try:
         report, subject = analyze_source(
-            args.source, args.platform, progress, docker_client_factory
+            args.source,
+            args.platform,
+            progress,
+            docker_client_factory,
+            options=analysis_options(args),
         )
         output = render(report, subject, args.output)
     except (SourceError, AnalysisError) as error:
@@ -73,15 +128,40 @@ def run(args: argparse.Namespace, docker_client_factory: DockerClientFactory | N
         print(f"plimsoll analyze: error: {error}", file=sys.stderr)
         return 1
     progress.finish(len(report.packages))
+    return _write_reporting_errors(lambda: _write(output, args.file), args.file)
+
+
+def _write_reporting_errors(write: Callable[[], None], path: Path | None) -> int:
+    """Call `write` and return the exit status, printing an error when writing failed."""
     try:
-        _write(output, args.file)
+        write()
     except OSError as error:
+        if path is not None:
+            print(
+                f"plimsoll analyze: error: writing {path} failed: {error}; give a writable path",
+                file=sys.stderr,
+            )
+            return 1
+        # Python flushes standard output once more at exit, which would fail again and print
+        # "Exception ignored ...", so the rest of the output goes to the null device.
+        _discard_standard_output()
+        if error.errno == errno.EPIPE:
+            return BROKEN_PIPE_STATUS
         print(
-            f"plimsoll analyze: error: writing {args.file} failed: {error}; give a writable path",
+            f"plimsoll analyze: error: writing to standard output failed: {error}; check "
+            "where standard output goes, or write to a file with --file OUT",
             file=sys.stderr,
         )
         return 1
     return 0
+
+
+def _discard_standard_output() -> None:
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    finally:
+        os.close(null)
 
 
 def _run_all_platforms(
@@ -108,10 +188,16 @@ def _run_all_platforms(
         return 1
     cache = MemoryLayerCache()
     outputs: dict[str, tuple[AnalysisReport, list[bytes]]] = {}
+    options = analysis_options(args)
     for platform in platforms or [None]:
         try:
             report, subject = analyze_source(
-                args.source, platform, progress, docker_client_factory, layer_cache=cache
+                args.source,
+                platform,
+                progress,
+                docker_client_factory,
+                layer_cache=cache,
+                options=options,
             )
             output = render(report, subject, args.output)
         except (SourceError, AnalysisError) as error:
@@ -121,15 +207,9 @@ def _run_all_platforms(
         progress.finish(len(report.packages))
         label = platform or f"{report.os or 'unknown'}/{report.architecture or 'unknown'}"
         outputs[label] = (report, output)
-    try:
-        _write_platform_outputs(outputs, args.output, args.file)
-    except OSError as error:
-        print(
-            f"plimsoll analyze: error: writing {args.file} failed: {error}; give a writable path",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return _write_reporting_errors(
+        lambda: _write_platform_outputs(outputs, args.output, args.file), args.file
+    )
 
 
 def _write_platform_outputs(
@@ -157,10 +237,12 @@ def analyze_source(
     progress: Progress | None = None,
     docker_client_factory: DockerClientFactory | None = None,
     layer_cache: LayerCache | None = None,
+    options: AnalysisOptions | None = None,
 ) -> tuple[AnalysisReport, SbomSubject]:
     """Open and analyze `source` (a SOURCE argument) and return its report and SBOM subject.
 
     Layers found in `layer_cache` are not read again, and layers read are stored there.
+    `options` sets the limits of the analysis (default: those of `AnalysisOptions`).
 
     Raises `SourceError` when the source cannot be opened and `AnalysisError` when it cannot be
     analyzed, each with a message that names the source.
@@ -170,7 +252,7 @@ def analyze_source(
     try:
         watched = _WatchedSource(opened.source, progress) if progress else opened.source
         try:
-            report = analyze_image(watched, layer_cache=layer_cache)
+            report = analyze_image(watched, options=options, layer_cache=layer_cache)
         except AnalysisError as error:
             raise AnalysisError(f"{source}: {error}") from error
         except OSError as error:

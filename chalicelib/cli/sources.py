@@ -13,6 +13,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import stat
 import tarfile
 import tempfile
@@ -30,6 +31,7 @@ from chalicelib.cli.credentials import (
 )
 from chalicelib.cli.layouts import config_platform, open_layout, platform_matches
 from chalicelib.registry import AuthenticationError, DockerArchiveSource
+from chalicelib.registry.errors import InvalidImageLayoutError
 from chalicelib.registry.blobstore import open_store
 from chalicelib.registry.platform import DEFAULT_PLATFORM, Platform
 from chalicelib.registry.reference import parse_reference
@@ -41,6 +43,11 @@ logger = logging.getLogger(__name__)
 
 SCHEMES = ("registry", "docker-archive", "oci-archive", "oci-dir", "docker", "dir")
 """Source schemes, as Syft spells them: `SCHEME:VALUE`."""
+
+_ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".oci")
+"""Ends of bare values that name an image file rather than an image in a registry."""
+_FILE_EXTENSION = re.compile(r"[^:@]*\.[A-Za-z0-9]+")
+"""The last component of a bare value with a file extension and no tag or digest."""
 
 DIRECTORY_LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar"
 _READ_SIZE = 1024 * 1024
@@ -100,6 +107,12 @@ def open_source(
         if scheme is None:
             scheme = _guess_scheme(value)
             logger.info("reading %s as %s:%s", text, scheme, value)
+            if scheme == "registry" and _looks_like_file_name(value):
+                logger.warning(
+                    "%s: no local file of that name exists, so it is read as a registry "
+                    "reference; if you meant a file, check its path",
+                    value,
+                )
         opened = _open(scheme, value, platform, docker_client_factory)
     except (AnalysisError, OSError) as error:
         raise SourceError(f"{text}: {error}") from error
@@ -113,6 +126,11 @@ def open_source(
 
 
 def _split_scheme(text: str) -> tuple[str | None, str]:
+    if not text.strip():
+        raise SourceError(
+            "the source is empty; give a registry reference, a path, or SCHEME:VALUE with a "
+            f"scheme of {', '.join(SCHEMES)}"
+        )
     scheme, sep, value = text.partition(":")
     if sep and scheme in SCHEMES:
         if not value:
@@ -133,7 +151,10 @@ def _guess_scheme(value: str) -> str:
     if path.is_file():
         # NOTE: this indexes the archive once more, which decompresses a compressed archive
         # twice. Naming the scheme (`docker-archive:` or `oci-archive:`) avoids the extra pass.
-        store = open_store(path, "archive")
+        try:
+            store = open_store(path, "file")
+        except InvalidImageLayoutError as error:
+            raise SourceError(str(error)) from error
         try:
             if store.exists("manifest.json"):
                 return "docker-archive"
@@ -154,6 +175,18 @@ def _guess_scheme(value: str) -> str:
     return "registry"
 
 
+def _looks_like_file_name(value: str) -> bool:
+    """Return whether a bare value reads as a file name, though it is a valid image reference.
+
+    Such a value ends in an archive suffix (`.tar`, `.tar.gz`, `.tgz`, `.oci`), or contains a
+    `/` and ends in a component with a file extension and no tag (`some/dir/image.json`).
+    """
+    if value.lower().endswith(_ARCHIVE_SUFFIXES):
+        return True
+    head, slash, last = value.rpartition("/")
+    return bool(slash) and _FILE_EXTENSION.fullmatch(last) is not None
+
+
 def _looks_like_path(value: str) -> bool:
     """Return whether a bare value is meant as a path rather than an image reference.
 
@@ -172,6 +205,10 @@ def _open(
         archive = DockerArchiveSource(value)
         return _opened_archive(archive, value, archive.repo_tags)
     if scheme in ("oci-archive", "oci-dir"):
+        if scheme == "oci-dir" and not Path(value).exists():
+            raise SourceError(
+                f"oci-dir:{value}: no such directory; give the path of an OCI layout directory"
+            )
         if scheme == "oci-dir" and not Path(value).is_dir():
             raise SourceError(f"oci-dir:{value} is not a directory; use oci-archive: for a tar")
         return _opened_archive(open_layout(value, platform), value, [])
@@ -307,6 +344,8 @@ def _check_platform(text: str, source: Any, platform: str) -> None:
 
 def _open_directory(value: str) -> OpenedSource:
     root = Path(value)
+    if not root.exists():
+        raise SourceError(f"dir:{value}: no such directory; give the path of a directory")
     if not root.is_dir():
         raise SourceError(f"dir:{value} is not a directory; give the path of a directory")
     source = DirectorySource(root)

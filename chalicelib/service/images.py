@@ -9,7 +9,7 @@ import datetime
 import logging
 import re
 
-from chalicelib.analysis import analyze_image
+from chalicelib.analysis import AnalysisOptions, analyze_image
 from chalicelib.analysis.interface import AnalysisError, AnalysisReport
 from chalicelib.registry import (
     AuthenticationError,
@@ -133,7 +133,8 @@ def analyze(services: Services, image_digest: str, pullstring: str) -> None:
     """Analyze one queued image and store the result, or the reason it failed.
 
     A message delivered twice is analyzed once: only the caller that moves the image from
-    `not_analyzed` to `analyzing` goes on.
+    `not_analyzed` to `analyzing` goes on. The limits of the analysis are the defaults of
+    `AnalysisOptions`, except those set in the settings (`MAX_LAYER_BYTES`, ...).
     """
     store = services.store
     if not store.claim_analysis(image_digest):
@@ -146,7 +147,10 @@ def analyze(services: Services, image_digest: str, pullstring: str) -> None:
         with registry_client(services, reference) as client:
             source = client.resolve(reference)
             report = analyze_image(
-                source, dockerfile=dockerfile, layer_cache=StoreLayerCache(store)
+                source,
+                dockerfile=dockerfile,
+                options=AnalysisOptions(**services.settings.analysis_limits),
+                layer_cache=StoreLayerCache(store),
             )
     except (RegistryError, InvalidReferenceError) as exc:
         _fail(services, image_digest, f"cannot pull {pullstring}: {exc}")

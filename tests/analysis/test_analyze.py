@@ -200,7 +200,7 @@ def test_analyze_truncated_layer_names_layer() -> None:
 
 def test_analyze_decompression_bomb_over_option() -> None:
     source = MemoryImageSource([gzip.compress(bytes(32 << 20), compresslevel=1)])
-    with pytest.raises(LayerError, match="max_layer_bytes"):
+    with pytest.raises(LayerError, match="MAX_LAYER_BYTES"):
         analyze_image(source, options=AnalysisOptions(max_layer_bytes=1 << 20))
 
 

@@ -757,7 +757,7 @@ def test_hostile_gzip_bomb_stops_at_limit() -> None:
     outcome, compressed, inflated = sandboxed(run)
     assert isinstance(outcome, LayerError)
     assert "expands to more than 4194304 bytes" in str(outcome)
-    assert "max_layer_bytes" in str(outcome)
+    assert "--max-layer-bytes" in str(outcome)
     assert inflated <= 4 * MIB + MIB
     assert compressed < len(bomb) // 4
 
@@ -775,7 +775,7 @@ def test_hostile_concatenated_bomb_reads_little() -> None:
         return str(raised.value), blob.bytes_read
 
     message, bytes_read = sandboxed(run)
-    assert "max_layer_bytes" in message
+    assert "--max-layer-bytes" in message
     assert bytes_read <= 512 * 1024
     assert len(bomb) > 8 * MIB
 
@@ -816,7 +816,7 @@ def test_hostile_millions_of_entries_stop_at_limit() -> None:
 
     message, bytes_read = sandboxed(run)
     assert "more than 1000 tar entries" in message
-    assert "max_layer_entries" in message
+    assert "--max-layer-entries" in message
     assert bytes_read <= 1001 * 512 + 2 * MIB
 
 
@@ -838,7 +838,7 @@ def test_hostile_huge_package_json_streams() -> None:
     report, peak = sandboxed(lambda: peak_memory(lambda: analyze_image(source)))
     assert report.packages == []
     [reason] = problems(report)["/" + name.decode()]
-    assert "raise max_kept_file_size to catalog it" in reason
+    assert "raise the limit with `plimsoll analyze --max-kept-file-size`" in reason
     assert peak < 8 * MIB
 
 

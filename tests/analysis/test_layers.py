@@ -113,7 +113,7 @@ def test_layer_skips_wanted_file_over_kept_limit() -> None:
     contents = read([file("etc/passwd", "x" * 11)], wants=lambda path: True, options=options)
     assert contents.kept == {}
     assert [unknown.location for unknown in contents.unknowns] == ["/etc/passwd"]
-    assert "max_kept_file_size" in contents.unknowns[0].reason
+    assert "MAX_KEPT_FILE_SIZE" in contents.unknowns[0].reason
     assert contents.entries["/etc/passwd"].sha256 == hashlib.sha256(b"x" * 11).hexdigest()
 
 

@@ -42,7 +42,7 @@ def test_retrieved_files_over_limit_unknown() -> None:
     [problem] = report.problems
     assert problem.location == "/etc/passwd"
     assert "over the limit of 10 bytes" in problem.reason
-    assert "retrieved_file_max_size" in problem.reason
+    assert "RETRIEVED_FILE_MAX_SIZE" in problem.reason
 
 
 def test_retrieved_files_follow_links_between_kept_paths() -> None:

@@ -269,7 +269,7 @@ def test_rpm_database_kept_over_file_limit(shared_dir: Path) -> None:
 
     assert [package.name for package in report.packages] == ["libuuid"]
     assert [problem.location for problem in report.problems] == ["/var/lib/dpkg/status"]
-    assert "raise max_kept_file_size" in report.problems[0].reason
+    assert "--max-kept-file-size` or the MAX_KEPT_FILE_SIZE setting" in report.problems[0].reason
 
 
 def test_rpm_database_over_its_own_limit(shared_dir: Path) -> None:
@@ -279,7 +279,7 @@ def test_rpm_database_over_its_own_limit(shared_dir: Path) -> None:
 
     assert report.packages == []
     assert len(report.problems) == 1
-    assert "raise max_kept_rpmdb_size" in report.problems[0].reason
+    assert "--max-kept-rpmdb-size` or the MAX_KEPT_RPMDB_SIZE setting" in report.problems[0].reason
 
 
 def test_rpm_os_content_row(mariner_db: bytes) -> None:

@@ -171,7 +171,7 @@ def test_tarstream_decompression_bomb_raises() -> None:
 
 def test_tarstream_bomb_inside_one_file_raises() -> None:
     data = tar_bytes([file("zeros", bytes(8 << 20))])
-    with pytest.raises(LayerError, match="max_layer_bytes"):
+    with pytest.raises(LayerError, match="--max-layer-bytes"):
         members(gzip.compress(data), max_bytes=1 << 20)
 
 

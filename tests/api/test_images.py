@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 from chalice.test import Client
 
+from chalicelib.service.context import Services
 from tests.api.conftest import call, wait_analyzed
 
 
@@ -157,3 +159,17 @@ def test_images_list_unknown_tag_is_not_found(client: Client, registry_address: 
 
     assert status == 404
     assert reference in body["message"]
+
+
+def test_images_analysis_uses_limit_settings(
+    client: Client, services: Services, small_image: str
+) -> None:
+    services.settings = dataclasses.replace(
+        services.settings, analysis_limits={"max_layer_entries": 1}
+    )
+
+    image = add_and_wait(client, small_image)
+
+    assert image["analysis_status"] == "analysis_failed"
+    assert "more than 1 tar entries" in image["analysis_error"]
+    assert "the MAX_LAYER_ENTRIES setting of the service" in image["analysis_error"]

@@ -16,10 +16,12 @@ from pathlib import Path
 import docker.errors
 import pytest
 
+from chalicelib.analysis import AnalysisOptions
 from chalicelib.analysis.interface import AnalysisReport
 from chalicelib.analysis.sbom import SubjectKind
-from chalicelib.cli import analyze, build_parser, main
+from chalicelib.cli import analyze, build_parser, main, sources
 from chalicelib.cli.sources import SourceError, _guess_scheme, open_source
+from chalicelib.config import ANALYSIS_LIMITS
 from tests.analysis.sbom_support import (  # noqa: F401
     build_debian_image,
     cyclonedx_validator,
@@ -291,7 +293,11 @@ def test_analyze_bare_file_not_archive(tmp_path: Path, capsys: pytest.CaptureFix
     code, _ = run_analyze(str(path), output=tmp_path / "o")
 
     assert code == 1
-    assert str(path) in capsys.readouterr().err
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert f"file {path} is not a tar archive" in lines[0]
+    assert "registry reference" in lines[0]
+    assert "method gz" not in lines[0]
 
 
 def test_analyze_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -299,9 +305,38 @@ def test_analyze_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture
 
     assert code == 1
     error = capsys.readouterr().err
-    assert f"dir:{tmp_path}/absent" in error
-    assert "not a directory" in error
+    assert f"dir:{tmp_path}/absent: no such directory" in error
     assert not (tmp_path / "o").exists()
+
+
+def test_analyze_missing_oci_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run_analyze(f"oci-dir:{tmp_path}/absent", output=tmp_path / "o")
+
+    assert code == 1
+    error = capsys.readouterr().err
+    assert f"oci-dir:{tmp_path}/absent: no such directory" in error
+    assert "oci-archive:" not in error
+
+
+def test_analyze_oci_dir_of_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "layout.tar").write_bytes(b"")
+
+    code, _ = run_analyze(f"oci-dir:{tmp_path}/layout.tar", output=tmp_path / "o")
+
+    assert code == 1
+    assert "is not a directory; use oci-archive: for a tar" in capsys.readouterr().err
+
+
+def test_analyze_oci_archive_of_docker_archive(
+    debian_archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run_analyze(f"oci-archive:{debian_archive}", output=tmp_path / "o")
+
+    assert code == 1
+    error = capsys.readouterr().err
+    assert "looks like a `docker save` archive" in error
+    assert "docker-archive:PATH" in error
+    assert "skopeo" not in error
 
 
 @pytest.mark.parametrize(
@@ -328,6 +363,81 @@ def test_analyze_bare_name_with_slash_is_reference() -> None:
 def test_analyze_empty_scheme_value() -> None:
     with pytest.raises(SourceError, match="dir:"):
         open_source("dir:")
+
+
+@pytest.mark.parametrize("source", ["", "  "])
+def test_analyze_empty_source(
+    source: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The current directory contains a package, which an analysis of "." would find.
+    make_site_packages(tmp_path, "six", "1.16.0")
+    monkeypatch.chdir(tmp_path)
+
+    code, _ = run_analyze(source, output=tmp_path / "o")
+
+    assert code == 1
+    assert "the source is empty" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "missing.tar",
+        "image.oci",
+        "image.tar.gz",
+        "image.TGZ",
+        "some/dir/image.tar",
+        "some/dir/image.json",
+    ],
+)
+def test_analyze_missing_file_name_warns(
+    name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[str] = []
+
+    def fail_lookup(reference: str, platform: str) -> None:
+        looked_up.append(reference)
+        raise SourceError(f"{reference}: not found")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sources, "_open_registry", fail_lookup)
+
+    with pytest.raises(SourceError):
+        open_source(name)
+
+    assert looked_up == [name]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"{name}: no local file of that name exists, so it is read as a registry reference; "
+        "if you meant a file, check its path"
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "alpine",
+        "alpine:3.20",
+        "library/alpine:3.20",
+        "ghcr.io/org/app",
+        "127.0.0.1:5000/app/web:1.2",
+        "ghcr.io/org/app@sha256:" + "a" * 64,
+    ],
+)
+def test_analyze_reference_does_not_warn(
+    name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail_lookup(reference: str, platform: str) -> None:
+        raise SourceError(f"{reference}: not found")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sources, "_open_registry", fail_lookup)
+
+    with pytest.raises(SourceError):
+        open_source(name)
+
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_analyze_platform_mismatch_of_archive(
@@ -535,3 +645,134 @@ def test_plimsoll_help_lists_schemes() -> None:
     assert finished.returncode == 0
     for scheme in ("registry:", "docker-archive:", "oci-archive:", "oci-dir:", "docker:", "dir:"):
         assert scheme in finished.stdout
+
+
+def run_command(
+    *arguments: str, stdout: object = subprocess.PIPE
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m chalicelib.cli analyze ARGUMENTS` with standard output sent to `stdout`."""
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "analyze", *arguments],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=120,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+
+
+def test_analyze_closed_pipe_exits_silently(tmp_path: Path) -> None:
+    make_site_packages(tmp_path, "six", "1.16.0")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.cli", "analyze", f"dir:{tmp_path}", "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO_ROOT,
+    )
+    # Closing the read end first, as `head` does once it has read enough, makes every write fail.
+    assert process.stdout is not None
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == analyze.BROKEN_PIPE_STATUS
+    assert stderr == b""
+
+
+def test_analyze_full_disk_names_standard_output(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is missing on this system")
+    make_site_packages(tmp_path, "six", "1.16.0")
+
+    with open("/dev/full", "wb") as full:
+        finished = run_command(f"dir:{tmp_path}", "-o", "json", stdout=full)
+
+    assert finished.returncode == 1
+    lines = finished.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert "writing to standard output failed: [Errno 28]" in lines[0]
+    assert "None" not in lines[0]
+
+
+def test_analyze_limit_flags_set_options() -> None:
+    args = build_parser(["analyze"]).parse_args(
+        ["analyze", "x", "--max-layer-bytes", "1000", "--retrieved-file-max-size", "0"]
+    )
+
+    options = analyze.analysis_options(args)
+
+    assert options.max_layer_bytes == 1000
+    assert options.retrieved_file_max_size == 0
+    assert options.max_layer_entries == AnalysisOptions().max_layer_entries
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--max-layer-bytes", "16G", "'16G' is not a positive whole number of bytes"),
+        ("--max-layer-entries", "0", "'0' is not a positive whole number of entries"),
+        ("--retrieved-file-max-size", "-1", "'-1' is not a non-negative whole number of bytes"),
+    ],
+)
+def test_analyze_limit_flag_invalid(
+    flag: str, value: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser(["analyze"]).parse_args(["analyze", "x", flag, value])
+
+    assert exited.value.code == 2
+    assert f"argument {flag}: {expected}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "setting"),
+    [
+        ("--max-layer-entries", "2", "MAX_LAYER_ENTRIES"),
+        ("--max-layer-bytes", "1000", "MAX_LAYER_BYTES"),
+    ],
+)
+def test_analyze_over_layer_limit_names_flag(
+    flag: str, value: str, setting: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_site_packages(tmp_path / "root", "six", "1.16.0")
+
+    code, _ = run_analyze(f"dir:{tmp_path / 'root'}", flag, value, output=tmp_path / "o")
+
+    assert code == 1
+    error = capsys.readouterr().err
+    assert f"`plimsoll analyze {flag}`" in error
+    assert f"the {setting} setting of the service" in error
+
+
+@pytest.mark.parametrize(
+    ("flag", "path", "setting"),
+    [
+        (
+            "--max-kept-file-size",
+            "/usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA",
+            "MAX_KEPT_FILE_SIZE",
+        ),
+        ("--retrieved-file-max-size", "/etc/passwd", "RETRIEVED_FILE_MAX_SIZE"),
+    ],
+)
+def test_analyze_over_file_limit_names_flag(
+    flag: str, path: str, setting: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    make_site_packages(root, "six", "1.16.0")
+    (root / "etc").mkdir()
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+
+    report = analyzed_report(f"dir:{root}", tmp_path, flag, "5")
+
+    reasons = [problem.reason for problem in report.problems if problem.location == path]
+    assert len(reasons) == 1, report.problems
+    assert f"`plimsoll analyze {flag}`" in reasons[0]
+    assert f"the {setting} setting of the service" in reasons[0]
+
+
+def test_analyze_each_limit_has_flag() -> None:
+    parser = build_parser(["analyze"])
+
+    for limit in ANALYSIS_LIMITS:
+        args = parser.parse_args(["analyze", "x", limit.flag, "7"])
+        assert getattr(analyze.analysis_options(args), limit.field) == 7

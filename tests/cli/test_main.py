@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from chalicelib.cli import SUBCOMMANDS, build_parser, requested_command
+from chalicelib.cli import SUBCOMMANDS, analyze, build_parser, main, requested_command
 from tests.conftest import REPO_ROOT
 
 
@@ -74,3 +74,35 @@ def test_analyze_of_local_source_skips_requests() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_main_rejects_unknown_log_level(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--log-level", "bogus", "analyze", "x"])
+
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--log-level: invalid choice: 'BOGUS'" in error
+    for level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        assert level in error
+    assert "Traceback" not in error
+
+
+def test_main_accepts_lower_case_log_level() -> None:
+    args = build_parser(["analyze"]).parse_args(["--log-level", "debug", "analyze", "x"])
+
+    assert args.log_level == "DEBUG"
+
+
+def test_main_interrupted_exits_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted_run(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(analyze, "run", interrupted_run)
+
+    code = main(["analyze", "x"])
+
+    assert code == 130
+    assert capsys.readouterr().err == "plimsoll: interrupted\n"
