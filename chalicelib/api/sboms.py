@@ -7,8 +7,9 @@ import logging
 
 from chalice import Blueprint, Response
 
-from chalicelib.analysis.sbom import SbomSubject, get_format, write_sbom
-from chalicelib.api.http import handles_errors
+from chalicelib.analysis.sbom import FORMATS, SbomSubject, get_format, write_sbom
+from chalicelib.api.http import error_response, handles_errors
+from chalicelib.api.images import require_supported
 from chalicelib.service import images as image_service
 from chalicelib.service.context import get_services
 from chalicelib.store import ImageRecord
@@ -31,47 +32,61 @@ def image_subject(record: ImageRecord) -> SbomSubject:
     return SbomSubject(name=name, tags=tags, repo_digests=repo_digests)
 
 
-def _sbom_response(digest: str, format_name: str) -> Response:
+SBOM_FORMATS = [*(sbom_format.name for sbom_format in FORMATS), "native"]
+"""The `{sbom_format}` values of `GET /v1/images/{digest}/sboms/{sbom_format}`."""
+
+
+@blueprint.route("/v1/images/{digest}/sboms/{sbom_format}", methods=["GET"])
+@handles_errors
+def get_sbom(digest: str, sbom_format: str) -> object:
+    """Return the image's SBOM in `sbom_format`, raising `InvalidRequestError` (400) for a
+    format that is not supported."""
+    require_supported("SBOM format", sbom_format, SBOM_FORMATS)
+    if sbom_format == "native":
+        return _native_response(digest)
     record, report = image_service.get_analysis(get_services(), digest)
-    body = write_sbom(report, format_name, image_subject(record))
-    logger.debug("sbom image_digest=%s format=%s bytes=%d", digest, format_name, len(body))
-    headers: dict[str, str | list[str]] = {"Content-Type": get_format(format_name).media_type}
+    body = write_sbom(report, sbom_format, image_subject(record))
+    logger.debug("sbom image_digest=%s format=%s bytes=%d", digest, sbom_format, len(body))
+    headers: dict[str, str | list[str]] = {"Content-Type": get_format(sbom_format).media_type}
     return Response(body=body.decode(), status_code=200, headers=headers)
 
 
-@blueprint.route("/v1/images/{digest}/sboms/cyclonedx-json", methods=["GET"])
-@handles_errors
-def get_cyclonedx_sbom(digest: str) -> object:
-    return _sbom_response(digest, "cyclonedx-json")
+def _native_response(digest: str) -> Response:
+    """Return the analysis document as gzip'd JSON, or as plain JSON to a JSON-only client.
 
-
-@blueprint.route("/v1/images/{digest}/sboms/spdx-json", methods=["GET"])
-@handles_errors
-def get_spdx_sbom(digest: str) -> object:
-    return _sbom_response(digest, "spdx-json")
-
-
-@blueprint.route("/v1/images/{digest}/sboms/syft-json", methods=["GET"])
-@handles_errors
-def get_syft_sbom(digest: str) -> object:
-    return _sbom_response(digest, "syft-json")
-
-
-@blueprint.route("/v1/images/{digest}/sboms/native", methods=["GET"])
-@handles_errors
-def get_native_sbom(digest: str) -> object:
-    """Return the analysis document as gzip'd JSON.
-
-    The body is binary, so Chalice responds with 400 unless the request's Accept header matches
-    its media type or is `*/*`, as curl and requests send by default.
+    Chalice sends a binary body only when the request's Accept header contains `*/*` or the
+    binary media type, and otherwise responds with 400 in a shape of its own. A client that accepts
+    only `application/json`, or sends no Accept header, therefore gets the same document
+    uncompressed, and any other client gets 406 in the Anchore error shape.
     """
-    _, report = image_service.get_analysis(get_services(), digest)
-    body = gzip.compress(report.model_dump_json().encode(), mtime=0)
-    return Response(
-        body=body,
-        status_code=200,
-        headers={
-            "Content-Type": NATIVE_MEDIA_TYPE,
-            "Content-Disposition": f'attachment; filename="{digest}.native.json.gz"',
-        },
+    accept = blueprint.current_request.headers.get("accept")
+    if accept is not None and _accepts(accept, NATIVE_MEDIA_TYPE):
+        _, report = image_service.get_analysis(get_services(), digest)
+        body = gzip.compress(report.model_dump_json().encode(), mtime=0)
+        return Response(
+            body=body,
+            status_code=200,
+            headers={
+                "Content-Type": NATIVE_MEDIA_TYPE,
+                "Content-Disposition": f'attachment; filename="{digest}.native.json.gz"',
+            },
+        )
+    if accept is None or _accepts(accept, "application/json"):
+        _, report = image_service.get_analysis(get_services(), digest)
+        return Response(
+            body=report.model_dump_json(),
+            status_code=200,
+            headers={"Content-Type": "application/json"},
+        )
+    return error_response(
+        406,
+        f"the native SBOM is gzip'd JSON ({NATIVE_MEDIA_TYPE}) or plain JSON, and the request "
+        f"accepts neither (Accept: {accept}); send Accept: {NATIVE_MEDIA_TYPE}, */* or "
+        "application/json",
     )
+
+
+def _accepts(accept: str, media_type: str) -> bool:
+    """Return whether an Accept header lists `media_type` or `*/*`, as Chalice checks it."""
+    listed = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
+    return "*/*" in listed or media_type in listed

@@ -69,3 +69,41 @@ def test_sboms_unknown_image_is_not_found(client: Client) -> None:
 
     assert status == 404
     assert "not found" in body["message"]
+
+
+def test_sboms_unknown_format_is_bad_request(client: Client) -> None:
+    status, body = call(client, "GET", "/v1/images/sha256:" + "0" * 64 + "/sboms/bogus")
+
+    assert status == 400
+    assert body["httpcode"] == 400
+    assert "SBOM format 'bogus' is not supported" in body["message"]
+    for name in ("cyclonedx-json", "spdx-json", "syft-json", "native"):
+        assert name in body["message"]
+
+
+def test_sboms_native_as_json_without_binary_accept(client: Client, small_image: str) -> None:
+    digest = analyzed_digest(client, small_image)
+
+    response = client.http.get(
+        f"/v1/images/{digest}/sboms/native", headers={**AUTH_HEADER, "Accept": "application/json"}
+    )
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    report = AnalysisReport.model_validate_json(response.body)
+    assert report.image_digest == digest
+
+
+def test_sboms_native_other_accept_not_acceptable(client: Client, small_image: str) -> None:
+    digest = analyzed_digest(client, small_image)
+
+    response = client.http.get(
+        f"/v1/images/{digest}/sboms/native", headers={**AUTH_HEADER, "Accept": "text/html"}
+    )
+
+    assert response.status_code == 406
+    body = json.loads(response.body)
+    assert body["httpcode"] == 406
+    assert body["error_type"] == "client_error"
+    assert "Accept: application/octet-stream" in body["message"]
+    assert "Code" not in body
