@@ -130,6 +130,60 @@ def _share_malloc_arena() -> None:
         logger.debug("malloc arenas left unchanged: %s", error)
 
 
+class _ChunkThread:
+    """Chunks that `produce` returns, made on a thread up to `depth` chunks ahead of `next`.
+
+    `produce` returns b"" at the end. Its exception is raised by `next`, then and on every later
+    call. Call `close` to stop the thread early.
+    """
+
+    def __init__(self, produce: Callable[[], bytes], depth: int, name: str) -> None:
+        self._produce = produce
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
+        self._stop = False
+        self._ended = False
+        self._error: BaseException | None = None
+        _share_malloc_arena()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        put = self._queue.put
+        try:
+            while not self._stop:
+                chunk = self._produce()
+                put(chunk)
+                if not chunk:
+                    return
+        except BaseException as error:  # noqa: BLE001 - raised again by `next`
+            put(error)
+
+    def next(self) -> bytes:
+        """Return the next chunk, or b"" at the end."""
+        if self._error is not None:
+            raise self._error
+        if self._ended:
+            return b""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._error = item
+            raise item
+        if not item:
+            self._ended = True
+        return item
+
+    def close(self) -> None:
+        """Stop the thread and wait for it to end."""
+        self._stop = True
+        while self._thread.is_alive():
+            # The thread may be blocked on a full queue, so take a chunk to let it see `_stop`.
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+
 class LayerByteStream:
     """The uncompressed bytes of one layer blob, read forward once.
 
@@ -137,11 +191,11 @@ class LayerByteStream:
     read as a plain tar. Reading more than `max_bytes` uncompressed bytes, or more than
     `max_members` concatenated gzip members, raises `LayerError`.
 
-    When `READ_IN_THREAD` is true, a thread reads the blob (which also checks its digest, when
-    the blob is a verifying stream) and inflates it, up to `_QUEUED_CHUNKS` chunks ahead of the
-    caller. Reading, hashing and inflating release the GIL, so on two CPUs they overlap with the
-    caller's parsing. Errors of that thread are raised by the caller's next read. Call `close`
-    before closing the blob.
+    When `READ_IN_THREAD` is true, a thread inflates the blob up to `_QUEUED_CHUNKS` chunks ahead
+    of the caller, and for a gzip blob another thread reads it (which also checks its digest,
+    when the blob is a verifying stream). Reading, hashing and inflating release the GIL, so on
+    two CPUs they overlap with the caller's parsing. Errors of those threads are raised by the
+    caller's next read. Call `close` before closing the blob.
     """
 
     def __init__(
@@ -161,7 +215,7 @@ class LayerByteStream:
         self._produced = 0
         self._buffer = b""
         self._position = 0
-        self._pending = self._read_raw(_FIRST_READ_SIZE)
+        self._pending = self._read_blob(_FIRST_READ_SIZE)
         self._offset = 0
         """Bytes of `_pending` already handed to the inflater."""
         self._slice = _FIRST_SLICE
@@ -170,9 +224,10 @@ class LayerByteStream:
         self._inflater: Inflater | None = None
         self._ended = False
         self._error: BaseException | None = None
-        self._queue: queue.Queue[bytes | BaseException] | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = False
+        self._inflated: _ChunkThread | None = None
+        """Thread that runs `_produce`, started by the first read when `READ_IN_THREAD` is true."""
+        self._raw_chunks: _ChunkThread | None = None
+        """Thread that reads a gzip blob for the thread that inflates it."""
         if self._pending.startswith(ZSTD_MAGIC):
             raise LayerError(
                 f"layer {layer} is compressed with zstd, which is not supported; "
@@ -188,20 +243,12 @@ class LayerByteStream:
             self._inflater = _decompressobj(_GZIP_WBITS)
 
     def close(self) -> None:
-        """Stop the reading thread and wait for it to end. The blob stays open."""
-        thread = self._thread
-        if thread is None:
-            return
-        self._stop = True
-        assert self._queue is not None
-        while thread.is_alive():
-            # The thread may be blocked on a full queue, so take a chunk to let it see `_stop`.
-            try:
-                self._queue.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        thread.join()
-        self._thread = None
+        """Stop the reading threads and wait for them to end. The blob stays open."""
+        # The inflating thread goes first, because it may be waiting for the next raw chunk.
+        for pipe in (self._inflated, self._raw_chunks):
+            if pipe is not None:
+                pipe.close()
+        self._inflated = self._raw_chunks = None
 
     @property
     def offset(self) -> int:
@@ -209,6 +256,11 @@ class LayerByteStream:
         return self.total - (len(self._buffer) - self._position)
 
     def _read_raw(self, size: int = _READ_SIZE) -> bytes:
+        if self._raw_chunks is not None:
+            return self._raw_chunks.next()
+        return self._read_blob(size)
+
+    def _read_blob(self, size: int = _READ_SIZE) -> bytes:
         try:
             return self._raw.read(size)
         except OSError as error:
@@ -220,43 +272,29 @@ class LayerByteStream:
             raise self._error
         if self._ended:
             return b""
-        if not READ_IN_THREAD:
-            try:
+        try:
+            if not READ_IN_THREAD:
                 chunk = self._produce()
-            except BaseException as error:
-                self._error = error
-                raise
-        else:
-            if self._queue is None:
-                _share_malloc_arena()
-                self._queue = queue.Queue(_QUEUED_CHUNKS)
-                self._thread = threading.Thread(
-                    target=self._run_producer, name=f"layer-reader {self.layer}", daemon=True
-                )
-                self._thread.start()
-            item = self._queue.get()
-            if isinstance(item, BaseException):
-                self._error = item
-                raise item
-            chunk = item
+            else:
+                if self._inflated is None:
+                    self._start_threads()
+                    assert self._inflated is not None
+                chunk = self._inflated.next()
+        except BaseException as error:
+            self._error = error
+            raise
         if chunk:
             self.total += len(chunk)
         else:
             self._ended = True
         return chunk
 
-    def _run_producer(self) -> None:
-        """Put the blob's uncompressed chunks on the queue, then b"" or the error that ended it."""
-        assert self._queue is not None
-        put = self._queue.put
-        try:
-            while not self._stop:
-                chunk = self._produce()
-                put(chunk)
-                if not chunk:
-                    return
-        except BaseException as error:  # noqa: BLE001 - handed to the reading caller
-            put(error)
+    def _start_threads(self) -> None:
+        if self._gzip and not self._raw_done:
+            self._raw_chunks = _ChunkThread(self._read_blob, 2, f"layer-reader {self.layer}")
+        self._inflated = _ChunkThread(
+            self._produce, _QUEUED_CHUNKS, f"layer-inflater {self.layer}"
+        )
 
     def _produce(self) -> bytes:
         """Return the next uncompressed chunk, or b"" after reading the blob to its end.

@@ -776,7 +776,8 @@ def test_hostile_concatenated_bomb_reads_little() -> None:
 
     message, bytes_read = sandboxed(run)
     assert "--max-layer-bytes" in message
-    assert bytes_read <= 512 * 1024
+    # The reading thread may be a few 1 MiB reads ahead of the inflater when it raises.
+    assert bytes_read <= 4 * MIB
     assert len(bomb) > 8 * MIB
 
 

@@ -241,7 +241,7 @@ def reader_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 
 def _reader_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name.startswith("layer-reader")]
+    return [thread for thread in threading.enumerate() if thread.name.startswith(("layer-reader", "layer-inflater"))]
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
