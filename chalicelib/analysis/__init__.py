@@ -17,6 +17,7 @@ from chalicelib.analysis import (
     dpkg,
     golang,
     java,
+    jvm,
     npm,
     php,
     python,
@@ -148,6 +149,14 @@ CATALOGERS: tuple[Cataloger, ...] = (
         summarize=java.summarize_java_archive,
         summary_patterns=java.ARCHIVE_PATTERNS,
         tags=frozenset({"language", "java"}),
+    ),
+    Cataloger(
+        id="java-jvm-cataloger",
+        parser=jvm.parse_jvm_release,
+        patterns=(),
+        summarize=jvm.summarize_jvm_release,
+        summary_patterns=jvm.SUMMARY_PATTERNS,
+        tags=frozenset({"java", "jvm"}),
     ),
     Cataloger(
         id="go-module-binary-cataloger",

@@ -17,10 +17,14 @@ from typing import Protocol
 
 from pydantic_core import PydanticSerializationError
 
-from chalicelib.analysis.interface import Distro, Package, Unknown
+from chalicelib.analysis.interface import Distro, FileType, Package, Unknown
 from chalicelib.analysis.squash import KeptVersion, SquashedView
 
 logger = logging.getLogger(__name__)
+
+
+def _no_files(directory: str) -> list[str]:
+    return []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +37,9 @@ class ParseContext:
     """Return the content of another file in the image by absolute path (symbolic links
     followed), or None when the file is absent or was not kept. Only files that match a
     cataloger's `patterns` or `extra_patterns` are kept."""
+    list_files: Callable[[str], list[str]] = _no_files
+    """Return the sorted paths of the entries below an absolute directory path, at any depth,
+    directories left out."""
 
 
 MAX_UNKNOWNS_PER_FILE = 100
@@ -274,7 +281,9 @@ def run_catalogers(
     gets the digest of the layer that introduced it: the oldest layer from which every later
     version of its metadata file still lists it.
     """
-    context = ParseContext(distro=distro, read=view.read)
+    context = ParseContext(
+        distro=distro, read=view.read, list_files=functools.partial(_files_below, view)
+    )
     result = ParseResult()
     for path in view.kept_paths():
         summarized = (view.content(path) or b"").startswith(SUMMARY_PREFIX)
@@ -289,6 +298,15 @@ def run_catalogers(
             result.unknowns.extend(found.unknowns)
     result.packages.sort(key=lambda package: (package.type.value, package.name, package.location))
     return result
+
+
+def _files_below(view: SquashedView, directory: str) -> list[str]:
+    prefix = directory.rstrip("/") + "/"
+    return sorted(
+        path
+        for path, entry in view.entries.items()
+        if path.startswith(prefix) and entry.type is not FileType.DIR
+    )
 
 
 def _parse_file(

@@ -23,7 +23,7 @@ from chalicelib.analysis.sbom.subject import (
     package_version,
     tool_version,
 )
-from chalicelib.analysis.sbom.syft import LANGUAGES, PACKAGE_TYPES, found_by
+from chalicelib.analysis.sbom.syft import LANGUAGES, PACKAGE_TYPES, package_found_by
 
 SPEC_VERSION = "1.6"
 SCHEMA_URL = "http://cyclonedx.org/schema/bom-1.6.schema.json"
@@ -155,7 +155,7 @@ def _is_compound(expression: str) -> bool:
 
 def _properties(context: SbomContext, package: Package) -> list[dict[str, str]]:
     properties = [
-        {"name": "syft:package:foundBy", "value": found_by(package.type)},
+        {"name": "syft:package:foundBy", "value": package_found_by(package)},
         {"name": "syft:package:type", "value": PACKAGE_TYPES.get(package.type, package.type.value)},
     ]
     language = LANGUAGES.get(package.type)

@@ -107,6 +107,21 @@ def syft_document(context: SbomContext) -> dict[str, Any]:
     }
 
 
+JVM_CATALOGER = "java-jvm-cataloger"
+
+
+def package_found_by(package: Package) -> str:
+    """Return the id of the cataloger that found `package`.
+
+    JVM installations share the type `binary` with the binary classifiers, so their metadata
+    distinguishes them.
+    """
+    release = package.metadata.get("jvm_release")
+    if package.type is PackageType.BINARY and isinstance(release, dict):
+        return JVM_CATALOGER
+    return found_by(package.type)
+
+
 @functools.cache
 def found_by(package_type: PackageType) -> str:
     """Return the id of the cataloger that finds packages of `package_type`.
@@ -151,7 +166,7 @@ def _artifact(context: SbomContext, package_id: str, package: Package) -> dict[s
         "name": package.name,
         "version": package_version(package),
         "type": PACKAGE_TYPES.get(package.type, package.type.value),
-        "foundBy": found_by(package.type),
+        "foundBy": package_found_by(package),
         "locations": [_location(context, package.location, package.layer_digest)],
         "licenses": licenses,
         "language": LANGUAGES.get(package.type, ""),
@@ -266,11 +281,26 @@ def _metadata(context: SbomContext, package: Package) -> tuple[str | None, dict[
             "sha512": _text(extra, "sha512"),
             "hashPath": _text(extra, "hashPath"),
         }
+    if package_found_by(package) == JVM_CATALOGER:
+        return "java-jvm-installation", _jvm_installation(extra)
     if package.type is PackageType.BINARY:
         location = _location(context, package.location, package.layer_digest)
         classifier = _text(extra, "classifier") or package.name
         return "binary-signature", {"matches": [{"classifier": classifier, "location": location}]}
     return None, None
+
+
+def _jvm_installation(extra: dict[str, Any]) -> dict[str, Any]:
+    """Return Syft's JVM metadata: the non-empty `release` fields under camelCase names, and the
+    installation's files."""
+    release = {}
+    for key, value in extra["jvm_release"].items():
+        if not value:
+            continue
+        first, *rest = key.lower().split("_")
+        release[first + "".join(word.capitalize() for word in rest)] = value
+    files = extra.get("files")
+    return {"release": release, "files": files if isinstance(files, list) else []}
 
 
 def _text(metadata: dict[str, Any], key: str) -> str:
