@@ -16,13 +16,21 @@ from chalicelib.analysis.interface import Package, PackageType, Unknown
 
 logger = logging.getLogger(__name__)
 
+# Syft 1.18.1's globs: `*` also matches nothing, so directories named just `dist-info` or
+# `egg-info` count, and it lists the upper-case names separately.
 METADATA_PATTERNS = (
-    "**/*.dist-info/METADATA",
-    "**/*.egg-info/PKG-INFO",
-    "**/EGG-INFO/PKG-INFO",
+    "**/*dist-info/METADATA",
+    "**/*DIST-INFO/METADATA",
+    "**/*egg-info/PKG-INFO",
+    "**/*EGG-INFO/PKG-INFO",
     "**/*.egg-info",
 )
-EXTRA_PATTERNS = ("**/*.dist-info/RECORD", "**/*.egg-info/installed-files.txt")
+EXTRA_PATTERNS = (
+    "**/*dist-info/RECORD",
+    "**/*DIST-INFO/RECORD",
+    "**/*egg-info/installed-files.txt",
+    "**/*EGG-INFO/installed-files.txt",
+)
 
 _CLASSIFIER_LICENSE = "License :: "
 _UNKNOWN_VALUES = frozenset(("", "UNKNOWN", "None"))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chalicelib.analysis import CATALOGERS, analyze_image
 from chalicelib.analysis.catalog import ParseContext, ParseResult
 from chalicelib.analysis.interface import PackageType
 from chalicelib.analysis.python import normalize_name, parse_python_metadata
-from tests.analysis.builders import directory_reader
+from tests.analysis.builders import directory_reader, file, image
 
 SYFT_PYTHON = "acceptance-fixtures/syft/python/testdata"
 
@@ -111,3 +112,48 @@ def test_python_multiline_license_prefers_classifiers() -> None:
 
 def test_normalize_name() -> None:
     assert normalize_name("Foo__Bar.baz-Qux") == "foo-bar-baz-qux"
+
+
+def test_python_metadata_directory_names(shared_dir: Path) -> None:
+    # Syft's `*dist-info` and `*EGG-INFO` globs match bare and upper-case directory names too.
+    root = shared_dir / SYFT_PYTHON / "site-packages"
+    items = [
+        file(f"usr/lib/python3/{path.relative_to(root)}", path.read_bytes())
+        for folder in ("nested", "uppercase")
+        for path in sorted((root / folder).rglob("*"))
+        if path.is_file()
+    ]
+    report = analyze_image(image(items))
+    found = {(p.location, p.name) for p in report.packages if p.type is PackageType.PYTHON}
+    assert found == {
+        ("/usr/lib/python3/nested/dist-name/dist-info", "Pygments"),
+        ("/usr/lib/python3/nested/egg-name/egg-info", "requests"),
+        ("/usr/lib/python3/uppercase/dist-name/DIST-INFO", "Pygments"),
+        ("/usr/lib/python3/uppercase/egg-name/EGG-INFO", "requests"),
+    }
+    files = {p.location: p.files for p in report.packages}
+    assert files["/usr/lib/python3/uppercase/dist-name/DIST-INFO"]
+
+
+def test_python_glob_paths(shared_dir: Path) -> None:
+    root = shared_dir / SYFT_PYTHON / "glob-paths/site-packages"
+    matched = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and any(cataloger_parses(f"/{path.relative_to(root)}"))
+    )
+    assert matched == [
+        "v.DIST-INFO/METADATA",
+        "w.EGG-INFO/PKG-INFO",
+        "x.dist-info/METADATA",
+        "y.egg-info/PKG-INFO",
+        "z.egg-info",
+    ]
+
+
+def cataloger_parses(path: str) -> list[bool]:
+    return [
+        cataloger.parses(path)
+        for cataloger in CATALOGERS
+        if cataloger.id == "python-installed-package-cataloger"
+    ]
