@@ -25,7 +25,7 @@ from chalicelib.analysis.options import AnalysisOptions
 
 logger = logging.getLogger(__name__)
 
-READER_VERSION = 2
+READER_VERSION = 3
 """Version of what the layer reader and the summarizers keep for a path.
 
 Bump it when a change to `read_layer`, a cataloger's `summarize` function or the package digest
