@@ -2,12 +2,15 @@
 
 Hypothesis draws a few layers over small sets of paths: regular files, directories,
 symbolic links (relative, absolute, dangling and looping), hard links, duplicate paths within
-one layer, `.wh.NAME` whiteouts and `.wh..wh..opq` opaque markers. `DirectoryOracle` applies
-each layer to a real temporary directory as the OCI image spec's "Applying Changesets" section
-describes. The layer is then written as a gzip or plain tar, read by `read_layer` and applied
-to a `SquashedView`, and after every layer both trees must match in paths, types, modes, link
-targets, sizes, digests and kept content. A third property resolves every path through symbolic
-links with `SquashedView.resolve` and with the kernel's `openat2` confined to the directory.
+one layer, `.wh.NAME` whiteouts and `.wh..wh..opq` opaque markers, and entries and markers
+below symbolic links. `DirectoryOracle` applies each layer to a real temporary directory as
+the OCI image spec's "Applying Changesets" section describes, following links in parent
+directories inside the root as containerd does. The layer is then written as a gzip or plain
+tar, read by `read_layer` and applied to a `SquashedView`, and after every layer both trees
+must match in paths, types, modes, link targets, sizes, digests and kept content. Another
+property resolves every path through symbolic links with `SquashedView.resolve` and with the
+kernel's `openat2` confined to the directory. Both properties also run on layers over a first
+layer of directories and links, where more entries land below a link.
 
 The runs are derandomized and keep no example database, so a failure in CI reproduces
 locally with the same command and the pinned Hypothesis version.
@@ -52,8 +55,11 @@ FILE_MODES = (0o644, 0o600, 0o755, 0o4755, 0o2755, 0o400, 0o000)
 DIR_MODES = (0o755, 0o700, 0o1777, 0o2750)
 """Directory modes keep the owner's rwx bits, so the oracle can write below them without root."""
 
+TARGET_NAMES = ("missing", "etc", "passwd")
+"""Names that only link targets contain; the oracle creates them as parents of an entry."""
 BLOCKED = "blocked"
 """`DirectoryOracle.kind` result for a path below a file or symbolic link."""
+MAX_SYMLINK_HOPS = SquashedView().max_symlink_hops
 
 OPTIONS = AnalysisOptions()
 SCANNER = SecretScanner(OPTIONS.secret_patterns)
@@ -100,28 +106,94 @@ def layer_lists(names: tuple[str, ...]) -> st.SearchStrategy[list[tuple[list[Cha
     )
 
 
+def linked_layer_lists(
+    names: tuple[str, ...],
+) -> st.SearchStrategy[list[tuple[list[Change], bool]]]:
+    """Draw layers over a first layer of directories and links, mostly to directories.
+
+    Later entries then often name a path below a link, in a lower layer or their own.
+    """
+    paths = st.sampled_from(names)
+    base = st.lists(
+        st.one_of(
+            st.builds(Change, st.just("dir"), paths, mode=st.sampled_from(DIR_MODES)),
+            st.builds(
+                Change,
+                st.just("symlink"),
+                paths,
+                target=st.one_of(
+                    paths, paths.map(lambda path: "/" + path), paths.map(lambda path: "../" + path)
+                ),
+            ),
+        ),
+        min_size=2,
+        max_size=6,
+    )
+    return st.tuples(base, layer_lists(names)).map(lambda drawn: [(drawn[0], False), *drawn[1]])
+
+
+def attached_markers(layer: list[Change]) -> tuple[dict[str, int], set[int]]:
+    """Return the opaque markers of directories that `layer` writes, and markers to leave out.
+
+    Such a marker applies where the layer writes its directory, so it is returned by that path.
+    The layer reader drops an entry named below a non-directory that a directory replaces in
+    the same layer, so a marker for such an entry is left out, by its index.
+    """
+    entry_paths = {change.path for change in layer if change.kind not in ("whiteout", "opaque")}
+    replaced = tuple(
+        change.path + "/" for change in layer if change.kind not in ("whiteout", "opaque", "dir")
+    )
+    attached: dict[str, int] = {}
+    left_out: set[int] = set()
+    for index, change in enumerate(layer):
+        if change.kind == "opaque" and change.path in entry_paths:
+            attached[change.path] = index
+            if change.path.startswith(replaced):
+                left_out.add(index)
+    return attached, left_out
+
+
 class DirectoryOracle:
-    """Applies layers to a real directory, as the OCI image spec requires of a runtime.
+    """Applies layers to a real directory, as the OCI image spec and containerd require.
 
-    Whiteouts and opaque markers delete lower-layer content only, so they are applied first.
-    The other entries are then written in tar order, and an entry replaces what is at its path,
-    removing a directory with its content, unless both are directories, when only the mode
-    changes. Links are created as links and never followed. Parents missing from the layer are
-    created and remembered as implicit, because the squashed view records only tar entries.
+    Whiteouts and opaque markers delete lower-layer content only, so they are applied first,
+    with their paths resolved in the tree before the layer. The exception is the opaque marker
+    of a directory that the layer writes, which applies where and when that directory is
+    written. The other entries are then written in tar order, and an entry replaces what is at
+    its path, removing a directory with its content, unless both are directories, when only
+    the mode changes. As containerd's `archive.Apply` does, the symbolic links in an entry's
+    parent directory are followed inside the root against the tree written so far, while the
+    entry's own name is never followed. Parents missing from the layer are created and
+    remembered as implicit, because the squashed view records only tar entries.
 
-    Changes that a runtime would reject or resolve differently are dropped and left out of the
-    tar: entries below a file or symbolic link, and hard links when no regular file exists.
+    Changes that a runtime would reject are dropped and left out of the tar: entries below a
+    file, a link loop or a link to a file, and hard links when no regular file exists. So are
+    changes that `LayerContents` cannot express, because it keeps one entry per path at the
+    position where the path first appeared. These are a symbolic link at a path that the layer
+    already wrote, and a second write of a path after the layer wrote a link, or that lands
+    elsewhere, or where another name of the layer wrote, or over a path below which the layer
+    wrote through a link. Markers whose path depends on an earlier marker of the layer are
+    dropped too, and so is the opaque marker of a directory whose first entry in the layer is
+    not a directory.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.implicit: set[str] = set()
         """Directories created only as parents of entries."""
+        self.written: dict[str, str] = {}
+        """Where the current layer wrote each path, by the path as the tar names it."""
+        self.writers: dict[str, set[str]] = {}
+        """The names in the tar under which the current layer wrote each path."""
+        self.wrote_symlink = False
+        self.moved: set[str] = set()
+        """Paths that the current layer wrote through a symbolic link in the entry's name."""
 
     def host(self, path: str) -> str:
         parts = path.split("/")
-        # Only drawn names reach the file system, so no write can leave `root`.
-        assert all(part in NAMES for part in parts), path
+        # Only drawn names and link target names reach the file system, so no write can leave
+        # `root`.
+        assert all(part in NAMES + TARGET_NAMES for part in parts), path
         return os.path.join(self.root, *parts)
 
     def kind(self, path: str) -> str | None:
@@ -141,6 +213,85 @@ class DirectoryOracle:
             return "dir"
         return "symlink" if stat.S_ISLNK(mode) else "file"
 
+    def real_directory(self, path: str) -> str | None:
+        """Return `path` with its links followed inside the root, "" for the root itself.
+
+        Absolute targets start at the root, `..` stops there, and missing components are kept.
+        Returns None when a runtime fails on it, because of a loop or a non-directory among the
+        components.
+        """
+        pending = path.split("/")
+        pending.reverse()
+        resolved: list[str] = []
+        hops = 0
+        while pending:
+            name = pending.pop()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                resolved = resolved[:-1]
+                continue
+            candidate = resolved + [name]
+            host = self.host("/".join(candidate))
+            try:
+                mode = os.lstat(host).st_mode
+            except FileNotFoundError:
+                resolved = candidate
+                continue
+            if stat.S_ISDIR(mode):
+                resolved = candidate
+                continue
+            if not stat.S_ISLNK(mode):
+                return None
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                return None
+            target = os.readlink(host)
+            if target.startswith("/"):
+                resolved = []
+            parts = target.split("/")
+            parts.reverse()
+            pending.extend(parts)
+        return "/".join(resolved)
+
+    def real_path(self, path: str) -> str | None:
+        """Return where a runtime writes the entry `path`: its parent resolved, its name kept."""
+        parent, _, name = path.rpartition("/")
+        real_parent = self.real_directory(parent)
+        if real_parent is None:
+            return None
+        return f"{real_parent}/{name}" if real_parent else name
+
+    def marker_path(self, change: Change) -> str | None:
+        """Return the path that a whiteout deletes or the directory an opaque marker empties."""
+        if change.kind == "whiteout":
+            return self.real_path(change.path)
+        return self.real_directory(change.path) if change.path else ""
+
+    def empty_lower(self, directory: str) -> None:
+        """Remove what `directory` contains except the paths this layer wrote and their parents.
+
+        Parents kept only for those paths become implicit, because a runtime that applied the
+        marker first would have created them again.
+        """
+        written = set(self.written.values())
+        for name in os.listdir(self.host(directory) if directory else self.root):
+            path = f"{directory}/{name}" if directory else name
+            if path in written or any(other.startswith(path + "/") for other in written):
+                if path not in written:
+                    self.implicit.add(path)
+                if self.kind(path) == "dir":
+                    self.empty_lower(path)
+            else:
+                self.remove(path)
+
+    def moved_below(self, path: str, real: str) -> bool:
+        """Return True when the layer wrote through a link below the name `path` or `real`."""
+        return any(
+            landed != name and (name.startswith(path + "/") or landed.startswith(real + "/"))
+            for name, landed in self.written.items()
+        )
+
     def remove(self, path: str) -> None:
         host = self.host(path)
         if self.kind(path) == "dir":
@@ -156,67 +307,103 @@ class DirectoryOracle:
 
     def apply(self, layer: list[Change]) -> list[Item]:
         """Apply `layer` and return the tar entries it accepted, in the drawn order."""
+        self.written = {}
+        self.writers = {}
+        self.wrote_symlink = False
+        self.moved = set()
         accepted: dict[int, Item] = {}
+        attached, left_out = attached_markers(layer)
+        markers = [
+            (index, change, self.marker_path(change))
+            for index, change in enumerate(layer)
+            if change.kind == "whiteout"
+            or (change.kind == "opaque" and change.path not in attached)
+        ]
+        for index, change, real in markers:
+            # Markers are resolved in the tree before the layer, as the view does. containerd
+            # resolves each one after the earlier markers, so one it would place elsewhere goes.
+            if index in left_out or real is None or self.marker_path(change) != real:
+                continue
+            if self.apply_marker(change, real):
+                accepted[index] = (
+                    whiteout(change.path) if change.kind == "whiteout" else opaque(change.path)
+                )
         for index, change in enumerate(layer):
-            if change.kind == "whiteout":
-                found = self.kind(change.path)
-                if found == BLOCKED:
-                    continue
-                accepted[index] = whiteout(change.path)
-                if found is not None:
-                    self.remove(change.path)
-            elif change.kind == "opaque":
-                found = self.kind(change.path) if change.path else "dir"
-                if found not in ("dir", None):
-                    continue
-                accepted[index] = opaque(change.path)
-                if found == "dir":
-                    directory_path = self.host(change.path) if change.path else self.root
-                    for name in os.listdir(directory_path):
-                        self.remove(f"{change.path}/{name}" if change.path else name)
-        for index, change in enumerate(layer):
-            if change.kind not in ("whiteout", "opaque"):
-                item = self.write(change)
-                if item is not None:
-                    accepted[index] = item
+            if change.kind in ("whiteout", "opaque"):
+                continue
+            item = self.write(change)
+            if item is None:
+                continue
+            accepted[index] = item
+            marker = attached.pop(change.path, None)
+            if marker is not None and marker not in left_out and change.kind == "dir":
+                accepted[marker] = opaque(change.path)
+                self.empty_lower(self.written[change.path])
         return [accepted[index] for index in sorted(accepted)]
 
+    def apply_marker(self, change: Change, real: str) -> bool:
+        """Delete what a whiteout or opaque marker names at `real`, or return False to drop it."""
+        found = self.kind(real) if real else "dir"
+        if change.kind == "whiteout":
+            if found == BLOCKED:
+                return False
+            if found is not None:
+                self.remove(real)
+            return True
+        if found not in ("dir", None):
+            return False
+        if found == "dir":
+            for name in os.listdir(self.host(real) if real else self.root):
+                self.remove(f"{real}/{name}" if real else name)
+        return True
+
     def write(self, change: Change) -> Item | None:
-        """Write one entry, or return None when a runtime would reject it or write it elsewhere."""
+        """Write one entry, or return None when the change is dropped (see the class)."""
         path = change.path
-        parts = path.split("/")
+        real = self.real_path(path)
+        if real is None:
+            return None
+        if path in self.written and (
+            change.kind == "symlink"
+            or self.wrote_symlink
+            or self.written[path] != real
+            or self.writers[real] != {path}
+            or self.moved_below(path, real)
+        ):
+            return None
+        parts = real.split("/")
         missing = []
         for depth in range(1, len(parts)):
             ancestor = "/".join(parts[:depth])
-            found = self.kind(ancestor)
-            if found is None:
+            if self.kind(ancestor) is None:
                 missing.append(ancestor)
-            elif found != "dir":
-                # NOTE: containerd's archive.Apply resolves symbolic links in an entry's parent
-                # path inside the root and writes at the link's target, but the squashed view
-                # keeps the literal path. Such entries are left out, so this case is untested.
-                return None
         source = ""
         if change.kind == "hardlink":
+            # The layer reader finds a hard link's source by the name in the tar, so a source
+            # that this layer wrote under another name is left out.
             sources = [
                 name for name in self.regular_files()
-                if name != path and not name.startswith(path + "/")
+                if name != real and not name.startswith(real + "/") and name not in self.moved
             ]
             if not sources:
                 return None
             source = sources[change.pick % len(sources)]
 
+        self.written[path] = real
+        self.writers.setdefault(real, set()).add(path)
+        if real != path:
+            self.moved.add(real)
         for ancestor in missing:
             os.mkdir(self.host(ancestor), 0o755)
             self.implicit.add(ancestor)
-        host = self.host(path)
-        found = self.kind(path)
+        host = self.host(real)
+        found = self.kind(real)
         if change.kind == "dir" and found == "dir":
             os.chmod(host, change.mode)
-            self.implicit.discard(path)
+            self.implicit.discard(real)
             return directory(path, change.mode)
         if found is not None:
-            self.remove(path)
+            self.remove(real)
 
         if change.kind == "file":
             descriptor = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -229,6 +416,7 @@ class DirectoryOracle:
             os.chmod(host, change.mode)
             return directory(path, change.mode)
         if change.kind == "symlink":
+            self.wrote_symlink = True
             os.symlink(change.target, host)
             return symlink(path, change.target)
         os.link(self.host(source), host, follow_symlinks=False)
@@ -295,6 +483,7 @@ def squash_and_apply(
             lower=view,
         )
         view.apply(contents)
+        assert contents.unknowns == [], f"layer {index}"
         assert view_tree(view) == oracle.tree(), f"after layer {index}"
     return view
 
@@ -405,6 +594,14 @@ def test_squash_matches_directory_nested_paths(
     check_squash_matches_directory(layers, tmp_path_factory.getbasetemp())
 
 
+@EXAMPLES
+@given(layers=linked_layer_lists(PATHS))
+def test_squash_matches_directory_below_symlinks(
+    layers: list[tuple[list[Change], bool]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    check_squash_matches_directory(layers, tmp_path_factory.getbasetemp())
+
+
 OPENAT2_UNAVAILABLE = openat2_unavailable()
 
 
@@ -412,6 +609,15 @@ OPENAT2_UNAVAILABLE = openat2_unavailable()
 @EXAMPLES
 @given(layers=layer_lists(PATHS))
 def test_squash_resolve_matches_kernel(
+    layers: list[tuple[list[Change], bool]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    check_resolve_matches_kernel(layers, tmp_path_factory.getbasetemp())
+
+
+@pytest.mark.skipif(OPENAT2_UNAVAILABLE is not None, reason=str(OPENAT2_UNAVAILABLE))
+@EXAMPLES
+@given(layers=linked_layer_lists(PATHS))
+def test_squash_resolve_matches_kernel_below_symlinks(
     layers: list[tuple[list[Change], bool]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     check_resolve_matches_kernel(layers, tmp_path_factory.getbasetemp())
