@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import posixpath
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +15,7 @@ from chalicelib.analysis.interface import FileType
 from chalicelib.analysis.layers import LayerContents, normalize_path, read_layer
 from chalicelib.analysis.options import AnalysisOptions
 from chalicelib.analysis.secrets import SecretScanner
+from chalicelib.analysis import tarstream
 from chalicelib.analysis.squash import SquashedView
 from chalicelib.analysis.tarstream import LayerError
 from tests.analysis.builders import (
@@ -240,3 +243,27 @@ def test_normalize_path_agrees_with_normpath(name: str) -> None:
     expected = posixpath.normpath("/" + name.lstrip("/"))
     expected = "/" + expected.lstrip("/")
     assert normalize_path(name) == expected
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_read_layer_error_stops_reading_threads(
+    compress: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tarstream, "READ_IN_THREAD", True)
+    # A 24 MiB file is followed by a corrupt header, so the reader raises while the reading
+    # threads are still ahead of it.
+    blob = bytearray(layer_bytes([file("big", bytes(range(256)) * (96 * 1024))], compress=False))
+    end_of_data = 512 + 24 * 1024 * 1024
+    blob[end_of_data : end_of_data + 512] = b"X" * 512
+    blob += bytes(8 * 1024 * 1024)
+    data = gzip.compress(bytes(blob), 1) if compress else bytes(blob)
+    with pytest.raises(LayerError, match="checksum"):
+        read_layer(
+            io.BytesIO(data),
+            LAYER,
+            options=AnalysisOptions(),
+            wants=lambda path: False,
+            scanner=SecretScanner(AnalysisOptions().secret_patterns),
+        )
+    alive = [thread.name for thread in threading.enumerate() if thread.name.startswith("layer-")]
+    assert alive == []
