@@ -335,7 +335,7 @@ def _read_source_layer(
     except OSError as error:
         raise LayerError(f"layer {layer.digest} could not be opened: {error}") from error
     try:
-        return read_layer(
+        contents = read_layer(
             blob,
             layer.digest,
             options=options,
@@ -344,8 +344,15 @@ def _read_source_layer(
             lower=view,
             summarizer=summarizer,
         )
-    finally:
+    except KeyboardInterrupt:
+        # A reading thread may still be in a read of the blob, and closing a buffered stream
+        # waits for that read, so the interrupted process would wait on a stalled download.
+        raise
+    except BaseException:
         blob.close()
+        raise
+    blob.close()
+    return contents
 
 
 def _unreadable_system_files(view: SquashedView) -> list[Unknown]:

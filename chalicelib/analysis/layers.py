@@ -116,7 +116,7 @@ class LayerEntry:
 
         The fields were checked when the tar entry was read, so the model is built without
         validation, the way `FileEntry.model_construct` builds it, but without its loop over
-        the fields, which took 0.4 s for an image of 60,000 files. Every entry shares one set of
+        the fields: 60,000 entries take 0.04 s instead of 0.18 s. Every entry shares one set of
         field names as its `model_fields_set`. A set per entry took about 700 of the 1,100 bytes
         that each entry cost, which is 40 MiB for an image of 60,000 files.
         """
@@ -200,11 +200,17 @@ no glob keeps are kept as their summaries. Raises `LayerError` for a corrupt,
     """
     stream = LayerByteStream(blob, digest, options.max_layer_bytes, options.max_layer_entries)
     reader = _LayerReader(stream, digest, options, wants, scanner, lower, summarizer)
+    interrupted = False
     try:
         reader.read_all()
         stream.drain()
+    except KeyboardInterrupt:
+        # A reading thread may be blocked in a read of a stalled registry download, which can
+        # last as long as the socket timeout. The threads are daemons, so they are not awaited.
+        interrupted = True
+        raise
     finally:
-        stream.close()
+        stream.close(wait=not interrupted)
     reader.contents.uncompressed_size = stream.total
     logger.debug(
         "read layer=%s entries=%d kept=%d bytes=%d",

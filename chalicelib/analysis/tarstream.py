@@ -52,6 +52,8 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 """Window bits that make `decompressobj` read a gzip header and trailer around the deflate data."""
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _OTHER_COMPRESSIONS = ((b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+_MAGIC_SIZE = 6
+"""Bytes needed to tell every compression above from a plain tar (xz's magic is the longest)."""
 
 _HEADER = struct.Struct("100s8s8s8s12s12s8s1s100s6s2s32s32s8s8s155s12x")
 
@@ -130,17 +132,27 @@ def _share_malloc_arena() -> None:
         logger.debug("malloc arenas left unchanged: %s", error)
 
 
+_POLL_SECONDS = 0.1
+"""How often a reading thread blocked on its queue checks whether its stream was closed."""
+
+
+class _Stopped(Exception):
+    """Raised in a reading thread whose stream was closed while it waited for a chunk."""
+
+
 class _ChunkThread:
     """Chunks that `produce` returns, made on a thread up to `depth` chunks ahead of `next`.
 
     `produce` returns b"" at the end. Its exception is raised by `next`, then and on every later
-    call. Call `close` to stop the thread early.
+    call. Setting `stop` ends the thread once its current `produce` call returns.
     """
 
-    def __init__(self, produce: Callable[[], bytes], depth: int, name: str) -> None:
+    def __init__(
+        self, produce: Callable[[], bytes], depth: int, name: str, stop: threading.Event
+    ) -> None:
         self._produce = produce
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
-        self._stop = False
+        self._stop = stop
         self._ended = False
         self._error: BaseException | None = None
         _share_malloc_arena()
@@ -148,23 +160,40 @@ class _ChunkThread:
         self._thread.start()
 
     def _run(self) -> None:
-        put = self._queue.put
         try:
-            while not self._stop:
+            while not self._stop.is_set():
                 chunk = self._produce()
-                put(chunk)
-                if not chunk:
+                if not self._put(chunk) or not chunk:
                     return
         except BaseException as error:  # noqa: BLE001 - raised again by `next`
-            put(error)
+            self._put(error)
+
+    def _put(self, item: bytes | BaseException) -> bool:
+        """Queue `item` unless the stream is closed first; return whether it was queued."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                pass
+        return False
 
     def next(self) -> bytes:
-        """Return the next chunk, or b"" at the end."""
+        """Return the next chunk, or b"" at the end.
+
+        Raises `_Stopped` when the stream is closed while this waits.
+        """
         if self._error is not None:
             raise self._error
         if self._ended:
             return b""
-        item = self._queue.get()
+        while True:
+            try:
+                item = self._queue.get(timeout=_POLL_SECONDS)
+                break
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise _Stopped() from None
         if isinstance(item, BaseException):
             self._error = item
             raise item
@@ -172,15 +201,8 @@ class _ChunkThread:
             self._ended = True
         return item
 
-    def close(self) -> None:
-        """Stop the thread and wait for it to end."""
-        self._stop = True
-        while self._thread.is_alive():
-            # The thread may be blocked on a full queue, so take a chunk to let it see `_stop`.
-            try:
-                self._queue.get(timeout=0.05)
-            except queue.Empty:
-                pass
+    def join(self) -> None:
+        """Wait for the thread to end."""
         self._thread.join()
 
 
@@ -216,14 +238,22 @@ class LayerByteStream:
         self._buffer = b""
         self._position = 0
         self._pending = self._read_blob(_FIRST_READ_SIZE)
+        self._raw_done = False
+        while 0 < len(self._pending) < _MAGIC_SIZE:
+            # A source may return fewer bytes than asked for, even fewer than a magic number.
+            more = self._read_blob(_FIRST_READ_SIZE)
+            self._raw_done = not more
+            if self._raw_done:
+                break
+            self._pending += more
         self._offset = 0
         """Bytes of `_pending` already handed to the inflater."""
         self._slice = _FIRST_SLICE
-        self._raw_done = False
         self._gzip = self._pending.startswith(GZIP_MAGIC)
         self._inflater: Inflater | None = None
         self._ended = False
         self._error: BaseException | None = None
+        self._stop = threading.Event()
         self._inflated: _ChunkThread | None = None
         """Thread that runs `_produce`, started by the first read when `READ_IN_THREAD` is true."""
         self._raw_chunks: _ChunkThread | None = None
@@ -242,13 +272,17 @@ class LayerByteStream:
         if self._gzip:
             self._inflater = _decompressobj(_GZIP_WBITS)
 
-    def close(self) -> None:
-        """Stop the reading threads and wait for them to end. The blob stays open."""
-        # The inflating thread goes first, because it may be waiting for the next raw chunk.
-        for pipe in (self._inflated, self._raw_chunks):
-            if pipe is not None:
-                pipe.close()
-        self._inflated = self._raw_chunks = None
+    def close(self, wait: bool = True) -> None:
+        """Stop the reading threads, and wait for them to end unless `wait` is False.
+
+        The blob stays open. A thread ends once its current read of the blob returns, so do not
+        close the blob after `close(wait=False)`: closing a buffered stream waits for that read.
+        """
+        self._stop.set()
+        if wait:
+            for pipe in (self._inflated, self._raw_chunks):
+                if pipe is not None:
+                    pipe.join()
 
     @property
     def offset(self) -> int:
@@ -291,9 +325,11 @@ class LayerByteStream:
 
     def _start_threads(self) -> None:
         if self._gzip and not self._raw_done:
-            self._raw_chunks = _ChunkThread(self._read_blob, 2, f"layer-reader {self.layer}")
+            self._raw_chunks = _ChunkThread(
+                self._read_blob, 2, f"layer-reader {self.layer}", self._stop
+            )
         self._inflated = _ChunkThread(
-            self._produce, _QUEUED_CHUNKS, f"layer-inflater {self.layer}"
+            self._produce, _QUEUED_CHUNKS, f"layer-inflater {self.layer}", self._stop
         )
 
     def _produce(self) -> bytes:
@@ -366,7 +402,7 @@ class LayerByteStream:
 
     def _start_next_member(self) -> None:
         """Continue with the gzip member that starts at `_offset`, or end the stream."""
-        if len(self._pending) - self._offset < len(GZIP_MAGIC) and not self._raw_done:
+        while len(self._pending) - self._offset < len(GZIP_MAGIC) and not self._raw_done:
             more = self._read_raw()
             self._raw_done = not more
             self._pending = self._pending[self._offset :] + more

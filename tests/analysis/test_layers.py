@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import _thread
 import gzip
 import hashlib
 import io
 import posixpath
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -267,3 +269,55 @@ def test_read_layer_error_stops_reading_threads(
         )
     alive = [thread.name for thread in threading.enumerate() if thread.name.startswith("layer-")]
     assert alive == []
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_read_layer_interrupt_skips_stalled_read(
+    compress: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tarstream, "READ_IN_THREAD", True)
+    content = layer_bytes([file("big", bytes(range(256)) * (32 * 1024))], compress=False)
+    data = gzip.compress(content, 1) if compress else content
+    stall_at = len(data) // 2
+    stalled = threading.Event()
+    release = threading.Event()
+
+    class StalledBlob(io.RawIOBase):
+        """A download whose connection stops sending halfway, as a stalled registry does."""
+
+        position = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            if self.position >= stall_at:
+                stalled.set()
+                release.wait(30)
+                return b""
+            chunk = data[self.position : min(stall_at, self.position + size)]
+            self.position += len(chunk)
+            return chunk
+
+    def interrupt_when_stalled() -> None:
+        if stalled.wait(10):
+            _thread.interrupt_main()
+
+    interrupter = threading.Thread(target=interrupt_when_stalled)
+    interrupter.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            read_layer(
+                StalledBlob(),  # type: ignore[arg-type]
+                LAYER,
+                options=AnalysisOptions(),
+                wants=lambda path: False,
+                scanner=SecretScanner(AnalysisOptions().secret_patterns),
+            )
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        interrupter.join()
+    assert stalled.is_set()
+    assert elapsed < 5

@@ -302,3 +302,34 @@ def test_tarstream_byte_sum_equals_sum() -> None:
     blocks = [bytes(512), b"\xff" * 512, bytes(range(256)) * 2, b"\xff" * 256 + bytes(256)]
     for block in blocks:
         assert tarstream._byte_sum(block) == sum(block)
+
+
+class TrickleBlob(io.RawIOBase):
+    """A source that returns at most `limit` bytes per read, as a socket may."""
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self._data = io.BytesIO(data)
+        self._limit = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(min(self._limit, size if size >= 0 else self._limit))
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 4096])
+def test_tarstream_short_reads_same_entries(limit: int) -> None:
+    data = tar_bytes([file(f"f{index}", bytes([index]) * 700) for index in range(20)])
+    blob = gzip.compress(data[:5120]) + gzip.compress(data[5120:])
+    stream = LayerByteStream(TrickleBlob(blob, limit), LAYER, 1 << 30)  # type: ignore[arg-type]
+    names = [member.name for member in iter_members(stream)]
+    stream.drain()
+    stream.close()
+    assert names == [f"f{index}" for index in range(20)]
+
+
+def test_tarstream_short_first_read_detects_xz() -> None:
+    blob = b"\xfd7zXZ\x00" + bytes(100)
+    with pytest.raises(LayerError, match="xz"):
+        LayerByteStream(TrickleBlob(blob, 1), LAYER, 1 << 30)  # type: ignore[arg-type]
