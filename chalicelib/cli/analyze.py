@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -311,7 +312,8 @@ class Progress:
     """A one-line progress display: layers read, bytes read and, at the end, packages found.
 
     It writes only when `enabled`, which `run` sets when standard error is a terminal, and
-    redraws at most every `interval` seconds.
+    redraws at most every `interval` seconds. Bytes are counted on the thread that reads the
+    layer blobs, so writes to `stream` hold a lock.
     """
 
     def __init__(
@@ -332,6 +334,7 @@ class Progress:
         self.bytes_total = 0
         self.bytes_read = 0
         self._drawn = False
+        self._lock = threading.Lock()
 
     def start(self, layers: list[LayerRef]) -> None:
         """Record the layers about to be read."""
@@ -358,10 +361,13 @@ class Progress:
 
     def clear(self) -> None:
         """End the current progress line, if any, so that a message can follow."""
-        if self.enabled and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._drawn:
+                self.stream.write("\n")
+                self.stream.flush()
+                self._drawn = False
 
     def _summary(self) -> str:
         text = f"layers {self.layers_done}/{self.layers_total}, {_mebibytes(self.bytes_read)}"
@@ -384,8 +390,9 @@ class Progress:
 
     def _line(self, text: str) -> None:
         # Carriage return and erase-to-end-of-line redraw the line in place on a terminal.
-        self.stream.write(f"\r\x1b[K{text}")
-        self.stream.flush()
+        with self._lock:
+            self.stream.write(f"\r\x1b[K{text}")
+            self.stream.flush()
 
 
 def _mebibytes(count: int) -> str:

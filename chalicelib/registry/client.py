@@ -282,14 +282,16 @@ class RegistryClient:
             response.close()
             raise
 
+        # NOTE: the read timeout bounds each socket read, not the whole blob, so a registry that
+        # sends a byte every few seconds keeps the download, and the analysis, going.
         def read_chunk(amount: int) -> bytes:
             try:
                 chunk: bytes = response.raw.read(amount, decode_content=False)
                 return chunk
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 raise RegistryUnavailableError(
-                    f"reading {label} from registry {reference.registry} failed: {error}; "
-                    "retry later"
+                    f"reading {label} from registry {reference.registry} failed: "
+                    f"{_describe_read_error(error)}; retry later"
                 ) from error
 
         return open_verified(read_chunk, digest, size, label, close_source=response.close)
@@ -473,6 +475,21 @@ class RegistryClient:
                 f"reading {label} from registry {reference.registry} failed: {error}; retry later"
             ) from error
         return bytes(body)
+
+
+def _describe_read_error(error: BaseException) -> str:
+    """Return the cause of a failed read of a response body, without urllib3's repetitions.
+
+    urllib3 words a dropped connection as a tuple of its message and the `IncompleteRead` that
+    the message already contains, and a read timeout with the connection pool's repr.
+    """
+    if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+        return "timed out waiting for data"
+    if isinstance(error, urllib3.exceptions.ProtocolError) and error.args:
+        return str(error.args[0])
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return str(error)
 
 
 def _as_reference(ref: ImageReference | str) -> ImageReference:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+import urllib3
 
 from chalicelib.analysis.interface import ImageSource
 from chalicelib.registry import client as client_module
@@ -449,3 +451,17 @@ def test_index_media_type_kept(client: RegistryClient, pushed: PushedLayout) -> 
 
     assert index.media_type == OCI_INDEX
     assert index.digest == pushed.descriptors["multi"]["digest"]
+
+
+def test_read_error_text_drops_urllib3_repetition() -> None:
+    dropped = urllib3.exceptions.ProtocolError(
+        "Connection broken: IncompleteRead(100 bytes read, 900 more expected)",
+        http.client.IncompleteRead(b"x" * 100, 900),
+    )
+    timeout = urllib3.exceptions.ReadTimeoutError(None, "/v2/app/blobs/x", "Read timed out.")
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    assert client_module._describe_read_error(dropped) == (
+        "Connection broken: IncompleteRead(100 bytes read, 900 more expected)"
+    )
+    assert client_module._describe_read_error(timeout) == "timed out waiting for data"
+    assert client_module._describe_read_error(reset) == "connection reset by peer"
