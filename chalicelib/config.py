@@ -62,6 +62,10 @@ ANALYSIS_LIMITS = (
         "maximum number of tar entries in one layer, and of gzip members in its blob",
         unit="entries",
     ),
+    AnalysisLimit(
+        "max_image_path_bytes",
+        "maximum total size of the paths that the layers of one image write",
+    ),
     AnalysisLimit("max_kept_file_size", "maximum size of a file that a cataloger reads"),
     AnalysisLimit(
         "max_kept_rpmdb_size",

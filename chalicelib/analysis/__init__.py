@@ -60,7 +60,13 @@ from chalicelib.analysis.layercache import (
     selection_fingerprint,
     store_layer,
 )
-from chalicelib.analysis.layers import LayerContents, Summarizer, read_layer
+from chalicelib.analysis.layers import (
+    LayerContents,
+    Summarizer,
+    path_bytes,
+    path_limit_message,
+    read_layer,
+)
 from chalicelib.analysis.options import AnalysisOptions, SecretPattern
 from chalicelib.analysis.retrieved import retrieve_files
 from chalicelib.analysis.secrets import SecretScanner
@@ -239,17 +245,22 @@ def analyze_image(
         selection_fingerprint(CATALOGERS, kept_paths, options) if layer_cache is not None else ""
     )
     key = ""
+    paths_written = 0
     for index, layer in enumerate(source.layers):
         contents = None
         if layer_cache is not None:
             key = chain_key(fingerprint, key, layer.digest)
             contents = cached_layer(layer_cache, key, layer.digest)
         if contents is None:
+            path_budget = options.max_image_path_bytes - paths_written
             contents = _read_source_layer(
-                source, layer, layer_options, wants, scanner, view, summarizer
+                source, layer, layer_options, wants, scanner, view, summarizer, path_budget
             )
             if layer_cache is not None:
                 store_layer(layer_cache, key, contents)
+        paths_written += path_bytes(contents)
+        if paths_written > options.max_image_path_bytes:
+            raise AnalysisError(path_limit_message(options, f"layer {layer.digest}"))
         view.apply(contents)
         summarizer.learn(view, contents)
         problems.extend(contents.unknowns)
@@ -329,6 +340,7 @@ def _read_source_layer(
     scanner: SecretScanner,
     view: SquashedView,
     summarizer: Summarizer,
+    path_budget: int,
 ) -> LayerContents:
     try:
         blob = source.open_layer(layer)
@@ -343,6 +355,7 @@ def _read_source_layer(
             scanner=scanner,
             lower=view,
             summarizer=summarizer,
+            path_budget=path_budget,
         )
     except KeyboardInterrupt:
         # A reading thread may still be in a read of the blob, and closing a buffered stream

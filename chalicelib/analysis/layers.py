@@ -165,6 +165,21 @@ class LayerContents:
     uncompressed_size: int = 0
 
 
+def path_bytes(contents: LayerContents) -> int:
+    """Return the size in bytes of UTF-8 of the paths that a layer writes."""
+    return sum(len(path) if path.isascii() else len(path.encode()) for path in contents.entries)
+
+
+def path_limit_message(options: AnalysisOptions, where: str) -> str:
+    """Return the error for an image whose paths pass `options.max_image_path_bytes`."""
+    return (
+        f"{where} brings the paths that the image's layers write to more than "
+        f"{options.max_image_path_bytes} bytes, the limit for one image; if the image is "
+        "genuine, raise the limit with `plimsoll analyze --max-image-path-bytes` or the "
+        "MAX_IMAGE_PATH_BYTES setting of the service"
+    )
+
+
 def normalize_path(name: str) -> str:
     """Return `name` from a tar entry as an absolute image path.
 
@@ -188,8 +203,12 @@ def read_layer(
     scanner: SecretScanner,
     lower: SquashedView | None = None,
     summarizer: Summarizer | None = None,
+    path_budget: int | None = None,
 ) -> LayerContents:
     """Read the layer blob `blob` once and return what it writes and deletes.
+
+    `path_budget` is how many bytes of paths the layer may write, by default
+    `options.max_image_path_bytes`; `analyze_image` passes what the lower layers left of it.
 
     `wants(path)` decides, before a file is read, whether its content is kept for a cataloger.
     Files up to `options.secret_max_file_size` bytes are scanned by `scanner` while streaming and
@@ -200,6 +219,8 @@ no glob keeps are kept as their summaries. Raises `LayerError` for a corrupt,
     """
     stream = LayerByteStream(blob, digest, options.max_layer_bytes, options.max_layer_entries)
     reader = _LayerReader(stream, digest, options, wants, scanner, lower, summarizer)
+    if path_budget is not None:
+        reader.path_budget = path_budget
     interrupted = False
     try:
         reader.read_all()
@@ -241,6 +262,8 @@ class _LayerReader:
         self.scanner = scanner
         self.lower = lower
         self.contents = LayerContents(digest=digest)
+        self.path_budget = options.max_image_path_bytes
+        """Bytes of paths this layer may write before `read_all` raises `LayerError`."""
         self._aufs_files: dict[str, LayerEntry] = {}
         """Files under AUFS `/.wh..wh.*` directories: only hard link targets, not image paths."""
 
@@ -248,6 +271,7 @@ class _LayerReader:
         entries = self.contents.entries
         max_entries = self.options.max_layer_entries
         count = 0
+        path_bytes = 0
         for member in iter_members(self.stream):
             count += 1
             if count > max_entries:
@@ -258,6 +282,9 @@ class _LayerReader:
                     "the service"
                 )
             path = normalize_path(member.name)
+            path_bytes += len(path) if path.isascii() else len(path.encode())
+            if path_bytes > self.path_budget:
+                raise LayerError(path_limit_message(self.options, f"layer {self.digest}"))
             slash = path.rfind("/")
             name = path[slash + 1 :]
             if name.startswith(WHITEOUT_PREFIX):

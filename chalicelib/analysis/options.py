@@ -102,6 +102,11 @@ class AnalysisOptions:
     """Largest uncompressed size of one layer, in bytes."""
     max_layer_entries: int = 2_000_000
     """Largest number of tar entries in one layer, and of gzip members in its blob."""
+    max_image_path_bytes: int = 256 * MIB
+    """Largest total size, in bytes of UTF-8, of the paths that the layers of one image write,
+    a path counted once for each layer that writes it. Memory grows with it, because each path
+    is held in the layer entries, the file list and the analysis document. The 60,702 files of
+    the large image of `benchmarks/analyze_vs_syft.py` (2 GiB) have 3.5 MiB of paths."""
     max_symlink_hops: int = 40
     """Symbolic links followed while resolving one path before it counts as a loop."""
 
@@ -119,6 +124,7 @@ class AnalysisOptions:
             "max_executable_size",
             "max_layer_bytes",
             "max_layer_entries",
+            "max_image_path_bytes",
         ):
             value = getattr(self, field)
             if value <= 0:

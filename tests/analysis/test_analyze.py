@@ -250,3 +250,19 @@ def test_analyze_writes_nothing_to_disk(monkeypatch: pytest.MonkeyPatch) -> None
     assert not Path("/tmp/escaped-by-analysis").exists()
     assert report.passwd is None
 
+
+
+def test_analyze_path_bytes_limit_spans_layers() -> None:
+    # Each layer writes 50 paths of 101 bytes (5,050 bytes), so one layer fits in 8,000 bytes
+    # and the second layer passes the limit.
+    first = [file(f"{'a' * 96}/{index:03}") for index in range(50)]
+    second = [file(f"{'b' * 96}/{index:03}") for index in range(50)]
+    options = AnalysisOptions(max_image_path_bytes=8_000)
+    assert analyze_image(image(first), options=options).files
+    source = image(first, second)
+    message = f"layer {source.layers[1].digest} brings the paths"
+    with pytest.raises(LayerError, match=message) as raised:
+        analyze_image(source, options=options)
+    assert "--max-image-path-bytes" in str(raised.value)
+    assert "MAX_IMAGE_PATH_BYTES" in str(raised.value)
+

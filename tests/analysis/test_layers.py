@@ -321,3 +321,11 @@ def test_read_layer_interrupt_skips_stalled_read(
         interrupter.join()
     assert stalled.is_set()
     assert elapsed < 5
+
+
+def test_read_layer_path_budget_stops_early() -> None:
+    items = [file(f"{'d' * 200}/{index:05}") for index in range(1000)]
+    with pytest.raises(LayerError, match="brings the paths") as raised:
+        read(items, options=AnalysisOptions(max_image_path_bytes=20_000))
+    assert "--max-image-path-bytes" in str(raised.value)
+    assert len(read(items[:90], options=AnalysisOptions(max_image_path_bytes=20_000)).entries) == 90
