@@ -289,12 +289,12 @@ class LayerByteStream:
         """Uncompressed bytes handed to the reader so far."""
         return self.total - (len(self._buffer) - self._position)
 
-    def _read_raw(self, size: int = _READ_SIZE) -> bytes:
+    def _read_raw(self) -> bytes:
         if self._raw_chunks is not None:
             return self._raw_chunks.next()
-        return self._read_blob(size)
+        return self._read_blob(_READ_SIZE)
 
-    def _read_blob(self, size: int = _READ_SIZE) -> bytes:
+    def _read_blob(self, size: int) -> bytes:
         try:
             return self._raw.read(size)
         except OSError as error:
@@ -314,7 +314,7 @@ class LayerByteStream:
                     self._start_threads()
                     assert self._inflated is not None
                 chunk = self._inflated.next()
-        except BaseException as error:
+        except Exception as error:
             self._error = error
             raise
         if chunk:
@@ -326,7 +326,10 @@ class LayerByteStream:
     def _start_threads(self) -> None:
         if self._gzip and not self._raw_done:
             self._raw_chunks = _ChunkThread(
-                self._read_blob, 2, f"layer-reader {self.layer}", self._stop
+                functools.partial(self._read_blob, _READ_SIZE),
+                2,
+                f"layer-reader {self.layer}",
+                self._stop,
             )
         self._inflated = _ChunkThread(
             self._produce, _QUEUED_CHUNKS, f"layer-inflater {self.layer}", self._stop
