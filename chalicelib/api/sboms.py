@@ -55,34 +55,33 @@ def _native_response(digest: str) -> Response:
     """Return the analysis document as gzip'd JSON, or as plain JSON to a JSON-only client.
 
     Chalice sends a binary body only when the request's Accept header contains `*/*` or the
-    binary media type, and otherwise responds with 400 in a shape of its own. A client that accepts
-    only `application/json`, or sends no Accept header, therefore gets the same document
-    uncompressed, and any other client gets 406 in the Anchore error shape.
+    binary media type, and otherwise responds with 400 in a shape of its own. So a client that
+    accepts only `application/json`, or sends no Accept header, gets the same document
+    uncompressed. Any other client gets 406 in the Anchore error shape.
     """
     accept = blueprint.current_request.headers.get("accept")
-    if accept is not None and _accepts(accept, NATIVE_MEDIA_TYPE):
-        _, report = image_service.get_analysis(get_services(), digest)
-        body = gzip.compress(report.model_dump_json().encode(), mtime=0)
-        return Response(
-            body=body,
-            status_code=200,
-            headers={
-                "Content-Type": NATIVE_MEDIA_TYPE,
-                "Content-Disposition": f'attachment; filename="{digest}.native.json.gz"',
-            },
+    gzipped = accept is not None and _accepts(accept, NATIVE_MEDIA_TYPE)
+    if not gzipped and accept is not None and not _accepts(accept, "application/json"):
+        return error_response(
+            406,
+            f"the native SBOM is gzip'd JSON ({NATIVE_MEDIA_TYPE}) or plain JSON, and the request "
+            f"accepts neither (Accept: {accept}); send Accept: {NATIVE_MEDIA_TYPE}, */* or "
+            "application/json",
         )
-    if accept is None or _accepts(accept, "application/json"):
-        _, report = image_service.get_analysis(get_services(), digest)
+
+    _, report = image_service.get_analysis(get_services(), digest)
+    document = report.model_dump_json()
+    if not gzipped:
         return Response(
-            body=report.model_dump_json(),
-            status_code=200,
-            headers={"Content-Type": "application/json"},
+            body=document, status_code=200, headers={"Content-Type": "application/json"}
         )
-    return error_response(
-        406,
-        f"the native SBOM is gzip'd JSON ({NATIVE_MEDIA_TYPE}) or plain JSON, and the request "
-        f"accepts neither (Accept: {accept}); send Accept: {NATIVE_MEDIA_TYPE}, */* or "
-        "application/json",
+    return Response(
+        body=gzip.compress(document.encode(), mtime=0),
+        status_code=200,
+        headers={
+            "Content-Type": NATIVE_MEDIA_TYPE,
+            "Content-Disposition": f'attachment; filename="{digest}.native.json.gz"',
+        },
     )
 
 
