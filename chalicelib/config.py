@@ -19,11 +19,11 @@ class SettingsError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class AnalysisLimit:
-    """A limit of `AnalysisOptions` that users set: a `plimsoll analyze` flag and a setting.
+    """A limit of `AnalysisOptions` that users set with a `plimsoll analyze` flag or a setting.
 
-    The flag is the field name with dashes (`--max-layer-bytes`) and the environment variable
-    of the service is the field name in upper case (`MAX_LAYER_BYTES`). Unset, the analysis
-    keeps the default of `AnalysisOptions`.
+    The flag is the field name with dashes (`--max-layer-bytes`). The service reads the
+    environment variable named as the field in upper case (`MAX_LAYER_BYTES`). When neither is
+    set, the analysis keeps the default of `AnalysisOptions`.
     """
 
     field: str
@@ -31,7 +31,9 @@ class AnalysisLimit:
     description: str
     """Description of the bounded quantity, used in help text."""
     unit: str = "bytes"
+    """Unit of the value, used in help text and error messages."""
     allows_zero: bool = False
+    """Whether 0 is a valid value."""
 
     @property
     def flag(self) -> str:
@@ -77,7 +79,7 @@ ANALYSIS_LIMITS = (
         allows_zero=True,
     ),
 )
-"""The limits of an analysis that `plimsoll analyze` flags and service settings set."""
+"""Analysis limits that users set with `plimsoll analyze` flags or service environment variables."""
 
 
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"

@@ -1,4 +1,4 @@
-"""Settings read from the environment: the limits of an analysis."""
+"""Tests of the analysis limits that `Settings` reads from the environment."""
 
 from __future__ import annotations
 

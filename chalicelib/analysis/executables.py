@@ -13,7 +13,7 @@ import struct
 GO_BUILD_INFO_MAGIC = b"\xff Go buildinf:"
 """Start of the build info blob that the Go linker writes, at a 16-byte aligned offset."""
 GO_BUILD_INFO_WINDOW = 64 * 1024
-"""Bytes kept from the build info magic on; the blob of Go 1.18 and later is a few KB."""
+"""Bytes kept from the build info magic on. The blob of Go 1.18 and later is a few KB."""
 
 _ELF_MAGIC = b"\x7fELF"
 # ELF e_type values that mimetype reports as `application/x-object` and

@@ -3,7 +3,7 @@
 Names and versions follow Syft 1.18: the archive's own package comes from a `pom.properties`
 whose artifactId matches the file name, else from `MANIFEST.MF` (down to the OSGi
 `Bundle-Version`) and the file name. Every other `pom.properties` is a package of its own.
-Archives are read from memory with `zipfile`; a nested archive gets the location
+Archives are read from memory with `zipfile`, and a nested archive gets the location
 `outer.war:WEB-INF/lib/inner.jar`.
 """
 

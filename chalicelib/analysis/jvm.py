@@ -2,8 +2,8 @@
 
 OpenJDK builds (Temurin, Corretto, Zulu, Debian's and others) and Oracle's JDK write `KEY="value"`
 lines such as `JAVA_VERSION="21.0.4"` and `IMPLEMENTOR="Eclipse Adoptium"` to `release` in the
-installation directory. As Syft 1.18.1's `java-jvm-cataloger` does, every file named `release`
-is read, and those with `JAVA_VERSION` or `JAVA_RUNTIME_VERSION` become one package of type
+installation directory. As in Syft 1.18.1's `java-jvm-cataloger`, every file named `release`
+is read. Each one with `JAVA_VERSION` or `JAVA_RUNTIME_VERSION` becomes a package of type
 `binary`, named `openjdk`, `jdk`, `jre` or `zulu`. Syft drops that package when an OS package
 owns the `release` file, as Debian's `openjdk-17-jre-headless` does, and so does
 `binary.exclude_owned_binaries`.
@@ -51,7 +51,7 @@ RELEASE_FIELDS = (
     "IMAGE_TYPE",
     "BUILD_TYPE",
 )
-"""The fields of a `release` file that Syft 1.18.1 keeps, and it ignores the others."""
+"""Fields of a `release` file that Syft 1.18.1 keeps. It ignores the others."""
 
 
 def parse_release_fields(text: str) -> dict[str, str] | None:
@@ -167,10 +167,10 @@ def jvm_cpes(version: str, vendor: str, product: str, image_type: str, has_jdk: 
     they are JDKs, a `jdk` one, and Oracle's start with `java_se`. A legacy version such as
     `1.8.0_411-b25` becomes version `1.8.0` and update `update411`.
     """
-    candidates: list[tuple[str, str]] = []
     enterprise = [(vendor, "jre")]
     if _jdk_or_jre(image_type, has_jdk) == "jdk":
         enterprise.append((vendor, "jdk"))
+    candidates: list[tuple[str, str]]
     if vendor == "azul":
         candidates = [("azul", "zulu"), ("oracle", "openjdk")]
     elif vendor == "sun":
@@ -185,15 +185,13 @@ def jvm_cpes(version: str, vendor: str, product: str, image_type: str, has_jdk: 
         update = "update" + (update.lstrip("0") if update != "0" else update)
     bound_version = bind_component(short_version)
     bound_update = bind_component(update) if update else ANY
-    cpes = []
-    for candidate_vendor, candidate_product in candidates:
-        if not bound_version or not bound_update:
-            break
-        cpes.append(
-            f"cpe:2.3:a:{bind_component(candidate_vendor)}:{bind_component(candidate_product)}"
-            f":{bound_version}:{bound_update}:{ANY}:{ANY}:{ANY}:{ANY}:{ANY}:{ANY}"
-        )
-    return cpes
+    if not bound_version or not bound_update:
+        return []
+    return [
+        f"cpe:2.3:a:{bind_component(candidate_vendor)}:{bind_component(candidate_product)}"
+        f":{bound_version}:{bound_update}:{ANY}:{ANY}:{ANY}:{ANY}:{ANY}:{ANY}"
+        for candidate_vendor, candidate_product in candidates
+    ]
 
 
 def _version_and_update(version: str) -> tuple[str, str]:

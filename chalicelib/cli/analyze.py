@@ -45,9 +45,9 @@ _SOURCE_HELP = (
 
 
 BROKEN_PIPE_STATUS = 141
-"""Exit status when the reader of standard output has gone (`| head`): 128 plus SIGPIPE (13),
-the status a shell reports for `cat` or `grep` that SIGPIPE ended, so `set -o pipefail` scripts
-see the same status from plimsoll as from those tools."""
+"""Exit status when the reader of standard output has closed it (`| head`): 128 plus SIGPIPE
+(13). A shell reports that status for a `cat` or `grep` that SIGPIPE ended, so `set -o pipefail`
+scripts see the same status from plimsoll as from those tools."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,8 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the output to OUT instead of standard output",
     )
     limits = parser.add_argument_group(
-        "analysis limits", "limits that stop oversized images; a layer or file over one fails "
-        "the analysis or is skipped with a message naming its option"
+        "analysis limits",
+        "limits that stop oversized images: a layer or file over a limit fails the analysis, "
+        "or is skipped with a message that names the option",
     )
     for limit in ANALYSIS_LIMITS:
         default = getattr(AnalysisOptions, limit.field)
@@ -107,10 +108,11 @@ def analysis_options(args: argparse.Namespace) -> AnalysisOptions:
 
 
 def run(args: argparse.Namespace, docker_client_factory: DockerClientFactory | None = None) -> int:
-    """Analyze SOURCE and write the output; print an error and return 1 when that fails.
+    """Analyze SOURCE, write the output and return the exit status.
 
-    Returns `BROKEN_PIPE_STATUS`, with no message, when standard output is a pipe whose reader
-    has closed it.
+    Prints an error and returns 1 when the analysis or the write fails. Returns
+    `BROKEN_PIPE_STATUS`, with no message, when standard output is a pipe whose reader has
+    closed it.
     """
     progress = Progress(sys.stderr, enabled=sys.stderr.isatty())
     if args.platform == ALL_PLATFORMS:

@@ -183,7 +183,7 @@ def _looks_like_file_name(value: str) -> bool:
     """
     if value.lower().endswith(_ARCHIVE_SUFFIXES):
         return True
-    head, slash, last = value.rpartition("/")
+    _, slash, last = value.rpartition("/")
     return bool(slash) and _FILE_EXTENSION.fullmatch(last) is not None
 
 

@@ -242,7 +242,7 @@ def test_golang_object_file_not_searched() -> None:
     assert go_packages(report) == set()
 
 
-def test_golang_large_binary_without_execute_bit_streamed() -> None:
+def test_golang_large_nonexecutable_binary_streamed() -> None:
     # Over the size read whole, a non-executable binary streams by and only its build info
     # is summarized.
     content = elf({".go.buildinfo": inline_blob()}) + b"\x00" * (17 * 1024 * 1024)
@@ -252,7 +252,7 @@ def test_golang_large_binary_without_execute_bit_streamed() -> None:
     assert report.problems == []
 
 
-def test_golang_large_old_binary_without_execute_bit_is_unknown() -> None:
+def test_golang_large_old_binary_unknown() -> None:
     content = pointer_format_binary() + b"\x00" * (17 * 1024 * 1024)
     report = analyze_image(image([file("usr/lib/libold.so", content)]))
     assert go_packages(report) == set()
@@ -260,7 +260,7 @@ def test_golang_large_old_binary_without_execute_bit_is_unknown() -> None:
     assert any("before 1.18" in reason for reason in reasons), reasons
 
 
-def test_golang_large_binary_without_build_info_not_reported() -> None:
+def test_golang_large_binary_no_build_info() -> None:
     content = elf({".text": b"\x90" * 64}) + b"\x00" * (17 * 1024 * 1024)
     report = analyze_image(image([file("usr/lib/libplain.so", content)]))
     assert report.packages == []
