@@ -27,7 +27,7 @@ class SymlinkLoopError(Exception):
 
 
 Lookup = Callable[[str], "LayerEntry | None"]
-"""A function from an exact path to its entry in one state of the tree, or to None."""
+"""A function that returns the entry at an exact path in one state of the tree, or None."""
 
 
 class SquashedView:
@@ -163,8 +163,8 @@ class SquashedView:
         """Return `path` with every symbolic link followed in the tree that `lookup` reads.
 
         The root is returned as "". With `directory`, raises `NotADirectoryError` when a
-        followed link leads to a path whose components include a non-directory, where a runtime
-        fails to create the path.
+        component after a followed link is not a directory, because a runtime fails to create a
+        path there.
         """
         pending = path.split("/")
         pending.reverse()
@@ -228,25 +228,28 @@ class SquashedView:
     def _rebase(self, layer: LayerContents) -> LayerContents:
         """Return a copy of `layer` with each path moved to where a container runtime writes it.
 
-        containerd's `applyNaive` (`pkg/archive/tar.go` with continuity's `fs.RootPath`, read
-        at commit 301026e of August 2026) follows the symbolic links in the parent directory of
-        each tar entry, so "lib/x" over "lib -> usr/lib" is written to /usr/lib/x. The final
-        name is never followed, absolute targets start at the root, `..` stops at the root, and
+        containerd's `applyNaive` follows the symbolic links in the parent directory of each
+        tar entry, so "lib/x" over "lib -> usr/lib" is written to /usr/lib/x (`pkg/archive/tar.go`
+        with continuity's `fs.RootPath`, read at commit 301026e of August 2026). The final name
+        is never followed, absolute targets start at the root, `..` stops at the root, and
         missing directories are created, so a dangling link's target becomes a directory.
         Entries are resolved in the layer's order against the lower layers and this layer's
-        earlier entries, so a link written earlier in the same layer is followed. The OCI image
-        spec says that whiteouts and opaque markers delete lower-layer paths only, so their
-        parents are resolved against the lower layers, and so is the directory of an opaque
-        marker. A marker of a directory that the layer writes itself applies where that entry
-        is written, as does the opaque directory that `read_layer` records when the layer
-        replaces a non-directory with a directory.
+        earlier entries, so a link written earlier in the same layer is followed.
+
+        The OCI image spec says that whiteouts and opaque markers delete lower-layer paths only.
+        So the parent of a whiteout and the directory of an opaque marker are resolved against
+        the lower layers. The exception is a marker of a directory that the layer writes
+        itself, which applies where that entry is written. The same holds for the opaque
+        directory that `read_layer` records when the layer replaces a non-directory with a
+        directory.
 
         A loop, or a link that leads into a non-directory, makes runtimes reject the layer.
         Such a path is kept as the layer names it and reported in `layer.unknowns`, once per
-        directory. containerd allows 255 links where the view stops at `max_symlink_hops`, and
-        it removes `..` from link targets as text, where the view steps back from the directory
-        that the links led to, as the kernel does. moby's `UnpackLayer` (moby commit b985e23)
-        rejects a relative link that climbs above the root, where containerd and the view stop.
+        directory. containerd allows 255 links where the view stops at `max_symlink_hops`.
+        containerd also removes `..` from link targets as text, but the view steps back from
+        the directory that the links led to, as the kernel does. moby's `UnpackLayer` (moby
+        commit b985e23) rejects a relative link that climbs above the root, where containerd
+        and the view stop.
 
         NOTE: `LayerContents` keeps one entry per path, at the position where the path first
         appeared, and `read_layer` drops entries named below a path that a directory replaces
@@ -257,7 +260,7 @@ class SquashedView:
         rebased = rebase.rebased
         for path in layer.whiteouts:
             rebased.whiteouts.append(rebase.real_path(path, self.entries.get))
-        written_opaque_dirs = set()
+        written_opaque_dirs: set[str] = set()
         for directory in layer.opaque_dirs:
             if directory == "/":
                 rebased.opaque_dirs.append(directory)
@@ -337,13 +340,16 @@ class _Rebase:
         self.written_parents: set[str] = set()
         """Ancestors of the paths in `written`, including some that have nothing below them now."""
         self.deleted_paths: set[str] = set()
-        """Lower-layer paths that this layer deleted, with what is below them."""
+        """Lower-layer paths that the layer's whiteouts delete."""
         self.deleted_below: set[str] = set()
-        """Lower-layer directories whose content this layer deleted, with `deleted_paths`."""
+        """Lower-layer paths whose content this layer deleted, including all of `deleted_paths`."""
         self.resolved: dict[str, str] = {}
-        """Resolved parents by parent as the layer names it, valid until an entry replaces a
-        path in `looked_up`."""
+        """Real parent directories by the parent as the layer names it.
+
+        Cleared when an entry replaces a path in `looked_up`.
+        """
         self.looked_up: set[str] = set()
+        """Paths read while filling `resolved`."""
 
     def hide_deleted(self) -> None:
         """Hide the lower-layer paths that the layer's whiteouts and opaque markers delete."""
@@ -373,9 +379,10 @@ class _Rebase:
         return self.lookup(path)
 
     def real_directory(self, directory: str, lookup: Lookup, path: str | None = None) -> str:
-        """Return `directory` with every link in it followed, or unchanged when that fails.
+        """Follow every link in `directory` in the tree that `lookup` reads, and return the result.
 
-        A failure is reported in `layer.unknowns` under `path`, or `directory` without it.
+        When a runtime would reject the layer, `directory` is returned unchanged and an `Unknown`
+        is appended to `layer.unknowns`, under `path` or, without it, under `directory`.
         """
         try:
             return self.view._follow_links(directory, lookup, directory=True)
@@ -383,8 +390,8 @@ class _Rebase:
             self.layer.unknowns.append(
                 Unknown(
                     location=path or directory,
-                    reason=f"container runtimes reject this layer because {error}; the view "
-                    "lists the path as the layer names it",
+                    reason=f"container runtimes reject this layer because {error}, so the "
+                    "view lists the path as the layer names it",
                 )
             )
             return directory

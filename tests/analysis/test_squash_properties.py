@@ -4,8 +4,8 @@ Hypothesis draws a few layers over small sets of paths: regular files, directori
 symbolic links (relative, absolute, dangling and looping), hard links, duplicate paths within
 one layer, `.wh.NAME` whiteouts and `.wh..wh..opq` opaque markers, and entries and markers
 below symbolic links. `DirectoryOracle` applies each layer to a real temporary directory as
-the OCI image spec's "Applying Changesets" section describes, following links in parent
-directories inside the root as containerd does. The layer is then written as a gzip or plain
+the OCI image spec's "Applying Changesets" section describes. Like containerd, it follows the
+links in parent directories inside the root. The layer is then written as a gzip or plain
 tar, read by `read_layer` and applied to a `SquashedView`, and after every layer both trees
 must match in paths, types, modes, link targets, sizes, digests and kept content. Another
 property resolves every path through symbolic links with `SquashedView.resolve` and with the
@@ -56,10 +56,11 @@ DIR_MODES = (0o755, 0o700, 0o1777, 0o2750)
 """Directory modes keep the owner's rwx bits, so the oracle can write below them without root."""
 
 TARGET_NAMES = ("missing", "etc", "passwd")
-"""Names that only link targets contain; the oracle creates them as parents of an entry."""
+"""Names that appear only in link targets. The oracle creates them as parents of an entry."""
 BLOCKED = "blocked"
 """`DirectoryOracle.kind` result for a path below a file or symbolic link."""
 MAX_SYMLINK_HOPS = SquashedView().max_symlink_hops
+"""The view's default hop limit, which the oracle applies too."""
 
 OPTIONS = AnalysisOptions()
 SCANNER = SecretScanner(OPTIONS.secret_patterns)
@@ -169,12 +170,12 @@ class DirectoryOracle:
     Changes that a runtime would reject are dropped and left out of the tar: entries below a
     file, a link loop or a link to a file, and hard links when no regular file exists. So are
     changes that `LayerContents` cannot express, because it keeps one entry per path at the
-    position where the path first appeared. These are a symbolic link at a path that the layer
-    already wrote, and a second write of a path after the layer wrote a link, or that lands
-    elsewhere, or where another name of the layer wrote, or over a path below which the layer
-    wrote through a link. Markers whose path depends on an earlier marker of the layer are
-    dropped too, and so is the opaque marker of a directory whose first entry in the layer is
-    not a directory.
+    position where the path first appeared. One is a symbolic link at a path that the layer
+    already wrote. The others are second writes of a name in the tar after the layer wrote a
+    link, when the name now lands elsewhere, or when another name of the layer wrote the same
+    path. A second write over a path below which the layer wrote through a link is dropped too.
+    Markers whose path depends on an earlier marker of the layer are dropped too, and so is the
+    opaque marker of a directory whose first entry in the layer is not a directory.
     """
 
     def __init__(self, root: Path) -> None:
@@ -182,10 +183,11 @@ class DirectoryOracle:
         self.implicit: set[str] = set()
         """Directories created only as parents of entries."""
         self.written: dict[str, str] = {}
-        """Where the current layer wrote each path, by the path as the tar names it."""
+        """Where the current layer wrote each entry, keyed by the entry's name in the tar."""
         self.writers: dict[str, set[str]] = {}
-        """The names in the tar under which the current layer wrote each path."""
+        """The names in the tar under which the current layer wrote each path, keyed by the path."""
         self.wrote_symlink = False
+        """Whether the current layer has written a symbolic link yet."""
         self.moved: set[str] = set()
         """Paths that the current layer wrote through a symbolic link in the entry's name."""
 
@@ -217,8 +219,7 @@ class DirectoryOracle:
         """Return `path` with its links followed inside the root, "" for the root itself.
 
         Absolute targets start at the root, `..` stops there, and missing components are kept.
-        Returns None when a runtime fails on it, because of a loop or a non-directory among the
-        components.
+        Returns None when a loop or a non-directory among the components makes a runtime fail.
         """
         pending = path.split("/")
         pending.reverse()
@@ -255,7 +256,10 @@ class DirectoryOracle:
         return "/".join(resolved)
 
     def real_path(self, path: str) -> str | None:
-        """Return where a runtime writes the entry `path`: its parent resolved, its name kept."""
+        """Return where a runtime writes the entry `path`, or None when a runtime fails on it.
+
+        The parent is resolved as in `real_directory` and the final name is kept.
+        """
         parent, _, name = path.rpartition("/")
         real_parent = self.real_directory(parent)
         if real_parent is None:
@@ -263,7 +267,10 @@ class DirectoryOracle:
         return f"{real_parent}/{name}" if real_parent else name
 
     def marker_path(self, change: Change) -> str | None:
-        """Return the path that a whiteout deletes or the directory an opaque marker empties."""
+        """Return the path that a whiteout deletes or the directory an opaque marker empties.
+
+        Returns None when a runtime fails to resolve it.
+        """
         if change.kind == "whiteout":
             return self.real_path(change.path)
         return self.real_directory(change.path) if change.path else ""
@@ -321,7 +328,8 @@ class DirectoryOracle:
         ]
         for index, change, real in markers:
             # Markers are resolved in the tree before the layer, as the view does. containerd
-            # resolves each one after the earlier markers, so one it would place elsewhere goes.
+            # resolves each one after the earlier markers, so a marker that containerd would
+            # place elsewhere is dropped.
             if index in left_out or real is None or self.marker_path(change) != real:
                 continue
             if self.apply_marker(change, real):

@@ -24,6 +24,7 @@ MERGED_USR = [
 
 
 def layer(digest: str, items: list[Item]) -> LayerContents:
+    """Read `items` as one layer tar, keeping the content of every file."""
     options = AnalysisOptions()
     return read_layer(
         io.BytesIO(layer_bytes(items)),
@@ -35,6 +36,7 @@ def layer(digest: str, items: list[Item]) -> LayerContents:
 
 
 def squash(*layers: list[Item]) -> tuple[SquashedView, list[LayerContents]]:
+    """Apply `layers` in order to a new view and return it with each layer as read."""
     view = SquashedView()
     contents = [layer(f"sha256:layer{index}", items) for index, items in enumerate(layers)]
     for layer_contents in contents:
@@ -120,7 +122,7 @@ def test_symlink_parent_two_names_for_one_path() -> None:
     assert [version.content for version in view.versions("/usr/lib/x")] == [b"second"]
 
 
-def test_symlink_parent_file_replaces_directory_at_target() -> None:
+def test_symlink_parent_file_replaces_target_directory() -> None:
     view, _ = squash(
         MERGED_USR + [file("usr/lib/d/inner", "i"), file("usr/lib/d/more/deep")],
         [file("lib/d", "now a file")],
@@ -130,7 +132,7 @@ def test_symlink_parent_file_replaces_directory_at_target() -> None:
     assert view.read("/lib/d/inner") is None
 
 
-def test_symlink_parent_directory_after_file_at_target() -> None:
+def test_symlink_parent_directory_after_file() -> None:
     # The file removes the lower directory's content before the directory is written again.
     view, _ = squash(
         MERGED_USR + [file("usr/lib/d/inner", "i")],
@@ -172,7 +174,7 @@ def test_symlink_parent_whiteout_deletes_target_entry() -> None:
     assert view.secret_matches() == []
 
 
-def test_symlink_parent_whiteout_of_link_keeps_target() -> None:
+def test_symlink_parent_link_whiteout_keeps_target() -> None:
     view, _ = squash(MERGED_USR, [whiteout("lib"), file("lib/new", "n")])
     assert view.get("/lib") is None
     assert "/lib/new" in view.entries
@@ -190,7 +192,7 @@ def test_symlink_parent_opaque_marker_clears_target() -> None:
     assert view.get("/lib").type is FileType.SYMLINK
 
 
-def test_symlink_parent_opaque_with_directory_replaces_link() -> None:
+def test_symlink_parent_opaque_directory_replaces_link() -> None:
     # The layer writes /lib itself, so the marker empties that new directory, not /usr/lib.
     view, _ = squash(MERGED_USR, [directory("lib"), opaque("lib"), file("lib/new", "n")])
     assert view.get("/lib").type is FileType.DIR
@@ -198,7 +200,7 @@ def test_symlink_parent_opaque_with_directory_replaces_link() -> None:
     assert view.read("/usr/lib/os-release") == b"ID=debian\n"
 
 
-def test_symlink_parent_check_skips_other_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_symlink_parent_unlinked_layer_not_rebased(monkeypatch: pytest.MonkeyPatch) -> None:
     # Layers that write nothing below a link never pay for resolving their paths.
     view = SquashedView()
     view.apply(layer("sha256:base", MERGED_USR))
@@ -211,7 +213,7 @@ def test_symlink_parent_check_skips_other_layers(monkeypatch: pytest.MonkeyPatch
     assert "/usr/lib/x" in view.entries
 
 
-def test_symlink_parent_replaced_directory_hides_lower_links() -> None:
+def test_symlink_parent_replacement_hides_lower_links() -> None:
     # lib/d replaces the lower directory /usr/lib/d and its link s, so usr/lib/d/s/y is written
     # into a new directory s, not through the removed link.
     view, _ = squash(
@@ -223,7 +225,7 @@ def test_symlink_parent_replaced_directory_hides_lower_links() -> None:
     ]
 
 
-def test_symlink_parent_replaced_directory_drops_links() -> None:
+def test_symlink_parent_replacement_drops_written_links() -> None:
     # The link s, written by this layer, goes with the directory that lib/d replaces.
     view, _ = squash(
         MERGED_USR + [symlink("lib32", "usr/lib")],
@@ -240,7 +242,7 @@ def test_symlink_parent_replaced_directory_drops_links() -> None:
     ]
 
 
-def test_symlink_parent_opaque_directory_written_at_target() -> None:
+def test_symlink_parent_opaque_directory_at_target() -> None:
     view, _ = squash(
         MERGED_USR + [file("usr/lib/d/old")],
         [directory("lib/d"), opaque("lib/d"), file("lib/d/new", "n")],
@@ -250,7 +252,7 @@ def test_symlink_parent_opaque_directory_written_at_target() -> None:
     ]
 
 
-def test_symlink_parent_entry_below_file_without_link() -> None:
+def test_symlink_parent_below_plain_file_kept() -> None:
     # Only a followed link makes a path below a file worth reporting, so this one stays as named.
     view, contents = squash(
         MERGED_USR + [file("etc/hosts")],
