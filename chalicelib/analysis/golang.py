@@ -25,7 +25,6 @@ from chalicelib.analysis.interface import Package, PackageType
 
 logger = logging.getLogger(__name__)
 
-BUILD_INFO_MAGIC = GO_BUILD_INFO_MAGIC
 _HEADER_SIZE = 32
 _FLAG_BIG_ENDIAN = 0x1
 _FLAG_INLINE = 0x2
@@ -100,16 +99,16 @@ def find_build_info(data: bytes) -> tuple[bytes, ElfFile | None] | None:
     elf = read_elf(data)
     if elf is not None:
         section = elf.section_data(".go.buildinfo")
-        if section is not None and section.startswith(BUILD_INFO_MAGIC):
+        if section is not None and section.startswith(GO_BUILD_INFO_MAGIC):
             return section, elf
         # The Go linker always writes the section, so an ELF file with section headers but
         # without it is no Go binary, and the scan below would only cost time.
         if elf.sections and section is None:
             return None
     # Mach-O, PE and stripped ELF files: the blob is 16-byte aligned in the data segment.
-    pos = data.find(BUILD_INFO_MAGIC)
+    pos = data.find(GO_BUILD_INFO_MAGIC)
     while pos >= 0 and pos % 16:
-        pos = data.find(BUILD_INFO_MAGIC, pos + 1)
+        pos = data.find(GO_BUILD_INFO_MAGIC, pos + 1)
     if pos < 0:
         return None
     return data[pos : pos + 64 * 1024], elf
@@ -215,7 +214,7 @@ def summarize_go_binary(path: str, content: bytes) -> dict[str, str] | None:
             return None
         version, modinfo = decode_build_info(*found)
     except ValueError as error:
-        if BUILD_INFO_MAGIC not in content:
+        if GO_BUILD_INFO_MAGIC not in content:
             # Not a Go binary, even if its ELF headers are damaged: no problem to report.
             return None
         return {"error": f"Go build info not readable: {error}"}

@@ -17,8 +17,8 @@ from chalicelib.analysis.catalog import (
     ParseContext,
     ParseResult,
 )
+from chalicelib.analysis.executables import GO_BUILD_INFO_MAGIC
 from chalicelib.analysis.golang import (
-    BUILD_INFO_MAGIC,
     main_module_version,
     parse_go_binary,
     read_build_info,
@@ -98,7 +98,7 @@ def varint(value: int) -> bytes:
 
 def inline_blob(version: str = "go1.22.1", modinfo: str = MODINFO) -> bytes:
     """The Go 1.18+ build info: header, then varint-prefixed version and module info."""
-    header = BUILD_INFO_MAGIC + bytes([8, 2])
+    header = GO_BUILD_INFO_MAGIC + bytes([8, 2])
     header += b"\x00" * (32 - len(header))
     wrapped = MODINFO_START + modinfo.encode() + MODINFO_END
     return header + varint(len(version)) + version.encode() + varint(len(wrapped)) + wrapped
@@ -115,7 +115,7 @@ def pointer_format_binary(version: str = "go1.16.15", modinfo: str = MODINFO) ->
     string_headers = struct.pack("<QQQQ", version_at, len(version), modinfo_at, len(wrapped))
     data = version.encode() + wrapped + string_headers
     padding = b"\x00" * (-(len(data)) % 16)
-    blob = BUILD_INFO_MAGIC + bytes([8, 0])
+    blob = GO_BUILD_INFO_MAGIC + bytes([8, 0])
     blob += struct.pack("<QQ", headers_at, headers_at + 16)
     return elf({".go.buildinfo": blob}, prefix=data + padding)
 
@@ -191,7 +191,7 @@ def test_golang_truncated_blob_is_unknown() -> None:
 
 
 def test_golang_bad_pointer_is_unknown() -> None:
-    blob = BUILD_INFO_MAGIC + bytes([8, 0]) + struct.pack("<QQ", 0xDEAD0000, 0xDEAD0010)
+    blob = GO_BUILD_INFO_MAGIC + bytes([8, 0]) + struct.pack("<QQ", 0xDEAD0000, 0xDEAD0010)
     result = parse(elf({".go.buildinfo": blob}))
     assert result.packages == []
     assert "pointer leads nowhere" in result.unknowns[0].reason
